@@ -1,0 +1,7 @@
+package tensor
+
+// sgemm is the unchecked entry point; it is replaced by the blocked driver.
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmNaive(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}

@@ -1,0 +1,97 @@
+package tensor
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Tensor is a dense float32 array in contiguous row-major order.
+// The zero value is an empty tensor of rank 0 with no elements.
+type Tensor struct {
+	shape []int
+	data  []float32
+}
+
+// New returns a zeroed tensor of the given shape.
+func New(shape ...int) *Tensor {
+	return &Tensor{shape: cloneShape(shape), data: make([]float32, numel(shape))}
+}
+
+// FromSlice wraps data (not copied) as a tensor of the given shape. It panics
+// when the shape does not hold exactly len(data) elements.
+func FromSlice(data []float32, shape ...int) *Tensor {
+	if n := numel(shape); n != len(data) {
+		panic(fmt.Sprintf("tensor: FromSlice: shape %s holds %d elements, data has %d", ShapeString(shape), n, len(data)))
+	}
+	return &Tensor{shape: cloneShape(shape), data: data}
+}
+
+// Shape returns the dimensions (a copy).
+func (t *Tensor) Shape() []int { return cloneShape(t.shape) }
+
+// Dim returns dimension i.
+func (t *Tensor) Dim(i int) int { return t.shape[i] }
+
+// Rank returns the number of dimensions.
+func (t *Tensor) Rank() int { return len(t.shape) }
+
+// Len returns the number of elements.
+func (t *Tensor) Len() int { return len(t.data) }
+
+// Data returns the backing slice (not a copy): row-major, len = product of the shape.
+func (t *Tensor) Data() []float32 { return t.data }
+
+// Reshape returns a tensor sharing t's data with a new shape of the same size.
+// One dimension may be -1, inferred from the others.
+func (t *Tensor) Reshape(shape ...int) *Tensor {
+	s := cloneShape(shape)
+	infer := -1
+	known := 1
+	for i, d := range s {
+		switch {
+		case d == -1 && infer < 0:
+			infer = i
+		case d < 0:
+			panic(fmt.Sprintf("tensor: Reshape: bad shape %s for %s", ShapeString(shape), ShapeString(t.shape)))
+		default:
+			known *= d
+		}
+	}
+	if infer >= 0 && known > 0 && len(t.data)%known == 0 {
+		s[infer] = len(t.data) / known
+	}
+	if infer >= 0 && s[infer] < 0 || numel(s) != len(t.data) {
+		panic(fmt.Sprintf("tensor: Reshape: cannot view %s as %s", ShapeString(t.shape), ShapeString(shape)))
+	}
+	return &Tensor{shape: s, data: t.data}
+}
+
+// Clone returns a deep copy.
+func (t *Tensor) Clone() *Tensor {
+	return &Tensor{shape: cloneShape(t.shape), data: append([]float32(nil), t.data...)}
+}
+
+// String describes the tensor's shape, not its values.
+func (t *Tensor) String() string { return "Tensor" + ShapeString(t.shape) }
+
+// ShapeString formats a shape as [2 3 4].
+func ShapeString(shape []int) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		parts[i] = fmt.Sprint(d)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("tensor: negative dimension in shape %s", ShapeString(shape)))
+		}
+		n *= d
+	}
+	return n
+}
+
+func cloneShape(s []int) []int { return append(make([]int, 0, len(s)), s...) }
