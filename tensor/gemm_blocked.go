@@ -1,7 +1,274 @@
 package tensor
 
-// sgemm is the unchecked entry point; it is replaced by the blocked driver.
+import (
+	"runtime"
+	"sync"
+
+	"github.com/halo-ml/halo/asm"
+	"github.com/klauspost/cpuid/v2"
+)
+
+const (
+	mr = asm.MR
+	nr = asm.NR
+)
+
+// gemmBlocks are the BLIS cache block sizes: a KC x NR micro-panel of B and
+// a MR x KC micro-panel of A share L1, an MC x KC block of A sits in L2, and
+// a KC x NC panel of B in L3.
+type gemmBlocks struct{ mc, kc, nc int }
+
+var blocks = chooseBlocks(cpuid.CPU.Cache.L1D, cpuid.CPU.Cache.L2)
+
+// chooseBlocks derives the block sizes from the per-core cache sizes in bytes
+// (-1 when unknown), keeping each inside the range where it was measured to
+// pay (see BenchmarkSgemm).
+func chooseBlocks(l1d, l2 int) gemmBlocks {
+	if l1d <= 0 {
+		l1d = 32 << 10
+	}
+	if l2 <= 0 {
+		l2 = 256 << 10
+	}
+	kc := l1d / 2 / ((mr + nr) * 4) / 16 * 16
+	kc = min(max(kc, 128), 384)
+	mc := l2 / 2 / (kc * 4) / mr * mr
+	mc = min(max(mc, 8*mr), 40*mr)
+	return gemmBlocks{mc: mc, kc: kc, nc: 4096}
+}
+
+// matA is op(A) as the driver sees it: something that packs a block of
+// itself into MR-row micro-panels.
+type matA interface {
+	// packA writes rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) to dst
+	// as ceil(mc/MR) micro-panels of kc columns of MR values, zero-padding
+	// the rows past mc.
+	packA(dst []float32, i0, mc, p0, kc int)
+}
+
+// matB is op(B) as the driver sees it. Dense matrices implement it, and so
+// can implicit ones such as an im2col view of an image, which then never
+// has to be materialised.
+type matB interface {
+	// packB writes rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) to dst
+	// as ceil(nc/NR) micro-panels of kc rows of NR values, zero-padding the
+	// columns past nc.
+	packB(dst []float32, p0, kc, j0, nc int)
+}
+
+// denseA is a row-major matrix A (or A^T when trans) used as the left operand.
+type denseA struct {
+	data  []float32
+	ld    int
+	trans bool
+}
+
+func (a denseA) packA(dst []float32, i0, mc, p0, kc int) {
+	for ir := 0; ir < mc; ir += mr {
+		rows := min(mr, mc-ir)
+		panel := dst[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
+		if !a.trans {
+			// op(A)[i, p] = a[i*ld+p]: gather one value from each of MR rows.
+			if rows == mr {
+				r0 := a.data[(i0+ir)*a.ld+p0:]
+				r1 := a.data[(i0+ir+1)*a.ld+p0:]
+				r2 := a.data[(i0+ir+2)*a.ld+p0:]
+				r3 := a.data[(i0+ir+3)*a.ld+p0:]
+				r4 := a.data[(i0+ir+4)*a.ld+p0:]
+				r5 := a.data[(i0+ir+5)*a.ld+p0:]
+				r0, r1, r2, r3, r4, r5 = r0[:kc], r1[:kc], r2[:kc], r3[:kc], r4[:kc], r5[:kc]
+				for p := range kc {
+					d := panel[p*mr : p*mr+mr : p*mr+mr]
+					d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+				}
+				continue
+			}
+			clear(panel)
+			for r := range rows {
+				row := a.data[(i0+ir+r)*a.ld+p0:][:kc]
+				for p, v := range row {
+					panel[p*mr+r] = v
+				}
+			}
+			continue
+		}
+		// op(A)[i, p] = a[p*ld+i]: MR contiguous values per column p.
+		for p := range kc {
+			src := a.data[(p0+p)*a.ld+i0+ir:][:rows]
+			d := panel[p*mr : p*mr+mr]
+			copy(d, src)
+			clear(d[rows:])
+		}
+	}
+}
+
+// denseB is a row-major matrix B (or B^T when trans) used as the right operand.
+type denseB struct {
+	data  []float32
+	ld    int
+	trans bool
+}
+
+func (b denseB) packB(dst []float32, p0, kc, j0, nc int) {
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		panel := dst[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
+		if !b.trans {
+			// op(B)[p, j] = b[p*ld+j]: NR contiguous values per row p.
+			for p := range kc {
+				src := b.data[(p0+p)*b.ld+j0+jr:][:cols]
+				d := panel[p*nr : p*nr+nr]
+				copy(d, src)
+				clear(d[cols:])
+			}
+			continue
+		}
+		// op(B)[p, j] = b[j*ld+p]: scatter each of NR rows of B down a column.
+		if cols < nr {
+			clear(panel)
+		}
+		for c := range cols {
+			row := b.data[(j0+jr+c)*b.ld+p0:][:kc]
+			for p, v := range row {
+				panel[p*nr+c] = v
+			}
+		}
+	}
+}
+
+// gemmBuffers holds one goroutine's packing space.
+type gemmBuffers struct{ a, b []float32 }
+
+var bufferPool = sync.Pool{New: func() any {
+	return &gemmBuffers{
+		a: make([]float32, roundUp(blocks.mc, mr)*blocks.kc),
+		b: make([]float32, roundUp(blocks.nc, nr)*blocks.kc),
+	}
+}}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
+
+// parallelFlops is the work (m*n*k) below which one goroutine does it all:
+// starting another costs more than it saves.
+const parallelFlops = 64 * 64 * 64
+
+// sgemm is Sgemm without the argument checks.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmNaive(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(m, n, k, alpha, denseA{a, lda, transA}, denseB{b, ldb, transB}, beta, c, ldc, runtime.GOMAXPROCS(0))
+}
+
+// gemm computes C = alpha*op(A)*op(B) + beta*C for m x n C, splitting C over
+// up to threads goroutines along its larger dimension. Each goroutine runs the
+// whole BLIS loop nest on its part with its own packing buffers, so they never
+// wait for each other.
+func gemm(m, n, k int, alpha float32, a matA, b matB, beta float32, c []float32, ldc int, threads int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	if threads > 1 && m*n*k >= parallelFlops {
+		// Split the dimension with more tiles, in whole tiles.
+		tilesM, tilesN := (m+mr-1)/mr, (n+nr-1)/nr
+		if tilesN >= tilesM {
+			threads = min(threads, tilesN)
+		} else {
+			threads = min(threads, tilesM)
+		}
+	} else {
+		threads = 1
+	}
+	if threads == 1 {
+		gemmSerial(0, m, 0, n, k, alpha, a, b, beta, c, ldc)
+		return
+	}
+	var wg sync.WaitGroup
+	tilesM, tilesN := (m+mr-1)/mr, (n+nr-1)/nr
+	for t := range threads {
+		i0, i1, j0, j1 := 0, m, 0, n
+		if tilesN >= tilesM {
+			j0, j1 = min(n, t*tilesN/threads*nr), min(n, (t+1)*tilesN/threads*nr)
+		} else {
+			i0, i1 = min(m, t*tilesM/threads*mr), min(m, (t+1)*tilesM/threads*mr)
+		}
+		if i0 == i1 || j0 == j1 {
+			continue
+		}
+		wg.Go(func() { gemmSerial(i0, i1, j0, j1, k, alpha, a, b, beta, c, ldc) })
+	}
+	wg.Wait()
+}
+
+// gemmSerial runs the BLIS loop nest for the block C[i0:i1, j0:j1].
+func gemmSerial(i0, i1, j0, j1, k int, alpha float32, a matA, b matB, beta float32, c []float32, ldc int) {
+	buf := bufferPool.Get().(*gemmBuffers)
+	defer bufferPool.Put(buf)
+	bs := blocks
+	for jc := j0; jc < j1; jc += bs.nc {
+		nc := min(bs.nc, j1-jc)
+		for pc := 0; pc < k; pc += bs.kc {
+			kc := min(bs.kc, k-pc)
+			b.packB(buf.b, pc, kc, jc, nc)
+			bt := beta
+			if pc > 0 {
+				bt = 1
+			}
+			for ic := i0; ic < i1; ic += bs.mc {
+				mc := min(bs.mc, i1-ic)
+				a.packA(buf.a, ic, mc, pc, kc)
+				macroKernel(mc, nc, kc, alpha, buf.a, buf.b, bt, c[ic*ldc+jc:], ldc)
+			}
+		}
+	}
+}
+
+// macroKernel multiplies a packed mc x kc block of A by a packed kc x nc
+// panel of B into C (which starts at the block's corner). Full tiles go
+// straight to the micro-kernel; edge tiles go through a scratch tile.
+func macroKernel(mc, nc, kc int, alpha float32, ap, bp []float32, beta float32, c []float32, ldc int) {
+	var tile [mr * nr]float32
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		bpanel := bp[(jr/nr)*kc*nr:]
+		for ir := 0; ir < mc; ir += mr {
+			rows := min(mr, mc-ir)
+			apanel := ap[(ir/mr)*kc*mr:]
+			if rows == mr && cols == nr {
+				asm.SgemmKernel6x16(kc, apanel, bpanel, c[ir*ldc+jr:], ldc, alpha, beta)
+				continue
+			}
+			asm.SgemmKernel6x16(kc, apanel, bpanel, tile[:], nr, alpha, 0)
+			for i := range rows {
+				dst := c[(ir+i)*ldc+jr:][:cols]
+				src := tile[i*nr:][:cols]
+				if beta == 0 {
+					copy(dst, src)
+				} else {
+					for j := range dst {
+						dst[j] = src[j] + beta*dst[j]
+					}
+				}
+			}
+		}
+	}
+}
+
+// scaleMatrix sets C = beta*C, writing zeros without reading C when beta is 0.
+func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc:][:n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
 }

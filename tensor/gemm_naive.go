@@ -9,13 +9,16 @@ func sgemmNaive(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			var s float64
 			if alpha != 0 {
 				for p := 0; p < k; p++ {
-					av := a[i*lda+p]
+					var av, bv float32
 					if transA {
 						av = a[p*lda+i]
+					} else {
+						av = a[i*lda+p]
 					}
-					bv := b[p*ldb+j]
 					if transB {
 						bv = b[j*ldb+p]
+					} else {
+						bv = b[p*ldb+j]
 					}
 					s += float64(av) * float64(bv)
 				}

@@ -1,0 +1,82 @@
+package asm
+
+// MR and NR are the rows and columns of the C tile that the SGEMM
+// micro-kernel keeps in registers.
+const (
+	MR = 6
+	NR = 16
+)
+
+// SgemmKernel6x16 computes one MR x NR tile of C from packed panels:
+//
+//	for i := 0; i < MR; i++ {
+//		for j := 0; j < NR; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ {
+//				s += a[p*MR+i] * b[p*NR+j]
+//			}
+//			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // C is not read when beta == 0
+//		}
+//	}
+//
+// a holds k columns of MR values (a packed A micro-panel), b holds k rows of
+// NR values (a packed B micro-panel). The sums are accumulated with fused
+// multiply-adds in the assembly and with separate multiplies and adds in the
+// generic twin, so the two agree to rounding, not bit for bit. k may be 0,
+// in which case a and b are not read and C is scaled by beta.
+func SgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	if k < 0 || len(a) < k*MR || len(b) < k*NR || ldc < NR || len(c) < (MR-1)*ldc+NR {
+		panic("asm: SgemmKernel6x16: slices too short for the tile")
+	}
+	if k == 0 {
+		// Give the kernels non-empty panels to take the address of.
+		a, b = zeroPanel[:], zeroPanel[:]
+	}
+	sgemmKernel6x16(k, a, b, c, ldc, alpha, beta)
+}
+
+var zeroPanel [NR]float32
+
+// sgemmKernelGeneric is the pure-Go twin of the SGEMM micro-kernel. It walks
+// the tile in 2x4 register blocks, which the Go compiler keeps in registers.
+func sgemmKernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var acc [MR * NR]float32
+	a = a[:k*MR]
+	b = b[:k*NR]
+	for i := 0; i < MR; i += 2 {
+		for j := 0; j < NR; j += 4 {
+			var c00, c01, c02, c03, c10, c11, c12, c13 float32
+			for p := 0; p < k; p++ {
+				ap := a[p*MR+i : p*MR+i+2 : p*MR+i+2]
+				bp := b[p*NR+j : p*NR+j+4 : p*NR+j+4]
+				a0, a1 := ap[0], ap[1]
+				b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+				c00 += a0 * b0
+				c01 += a0 * b1
+				c02 += a0 * b2
+				c03 += a0 * b3
+				c10 += a1 * b0
+				c11 += a1 * b1
+				c12 += a1 * b2
+				c13 += a1 * b3
+			}
+			r0 := acc[i*NR+j : i*NR+j+4 : i*NR+j+4]
+			r1 := acc[(i+1)*NR+j : (i+1)*NR+j+4 : (i+1)*NR+j+4]
+			r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
+			r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
+		}
+	}
+	for i := 0; i < MR; i++ {
+		row := c[i*ldc : i*ldc+NR : i*ldc+NR]
+		src := acc[i*NR : i*NR+NR : i*NR+NR]
+		if beta == 0 {
+			for j := range row {
+				row[j] = alpha * src[j]
+			}
+		} else {
+			for j := range row {
+				row[j] = alpha*src[j] + beta*row[j]
+			}
+		}
+	}
+}
