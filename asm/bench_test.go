@@ -32,3 +32,19 @@ func BenchmarkSgemmKernel(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFMAPeak measures the FMA throughput of one core (fp32, 8 lanes),
+// the physical limit the GEMM benchmarks are compared with.
+func BenchmarkFMAPeak(b *testing.B) {
+	was := SetGeneric(false)
+	defer SetGeneric(was)
+	if Impl() != "avx2fma" {
+		b.Skip("no AVX2/FMA here")
+	}
+	const iters = 1 << 16
+	flops := 0
+	for i := 0; i < b.N; i++ {
+		flops += FMAPeak(iters)
+	}
+	b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

@@ -80,3 +80,13 @@ func sgemmKernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) 
 		}
 	}
 }
+
+// fmaPeakFlopsPerIter is the work of one iteration of the peak loop:
+// 12 FMAs on 8 lanes, 2 flops each.
+const fmaPeakFlopsPerIter = 12 * 8 * 2
+
+// FMAPeak runs iters iterations of a loop of independent AVX2 FMAs and
+// returns the floating-point operations done, or 0 when the assembly kernels
+// are not in use. Benchmarks divide by its time to get the FMA peak of one
+// core, the ceiling for the SGEMM micro-kernel.
+func FMAPeak(iters int) (flops int) { return fmaPeak(iters) }

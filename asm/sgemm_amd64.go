@@ -14,3 +14,14 @@ func sgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	}
 	sgemmKernelGeneric(k, a, b, c, ldc, alpha, beta)
 }
+
+//go:noescape
+func fmaPeakAVX2(iters int)
+
+func fmaPeak(iters int) int {
+	if !useAVX2FMA {
+		return 0
+	}
+	fmaPeakAVX2(iters)
+	return iters * fmaPeakFlopsPerIter
+}
