@@ -1,0 +1,442 @@
+package tensor
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// Tuning of the convolution driver.
+var (
+	// convMinCols is the least number of column-matrix columns one GEMM
+	// should see: images whose column side is smaller than this are put side
+	// by side so that the GEMM's n is not a handful of pixels.
+	convMinCols = 512
+	// convBlockFloats bounds one block of the column matrix (rows x columns
+	// of the images in flight), so it stays in cache between im2col and GEMM.
+	convBlockFloats = 1 << 20
+	// convParMin is the least work (elements) worth a goroutine in the
+	// memory-bound loops around the GEMMs.
+	convParMin = 1 << 15
+)
+
+// convPlan is how a batch is cut: nb images per chunk, kc column-matrix
+// rows per block.
+type convPlan struct {
+	nb, kc int
+	per    int // column-side positions per image
+	rows   int // rows of the column matrix
+	cc     int // column-side channels
+}
+
+func (g ConvGeom) plan() convPlan {
+	per := g.colH() * g.colW()
+	rows := g.ColRows()
+	kk := g.KH * g.KW
+	nb := 1
+	if per < convMinCols {
+		nb = (convMinCols + per - 1) / per
+	}
+	nb = max(1, min(nb, g.N))
+	cols := nb * per
+	// Whole kernels (kk rows) per block, so that a block's rows cover whole
+	// image channels and col2im can split it by channel across goroutines.
+	kc := max(1, convBlockFloats/(cols*kk)) * kk
+	if kc >= rows {
+		kc = rows
+	} else {
+		blocks := (rows + kc - 1) / kc
+		kc = ((rows+blocks-1)/blocks + kk - 1) / kk * kk
+	}
+	return convPlan{nb: nb, kc: kc, per: per, rows: rows, cc: g.colC()}
+}
+
+// WorkspaceLen is the number of float32s of scratch space ConvForward and
+// ConvBackward use for g: one block of the column matrix plus, when several
+// images share a GEMM, their column-side activations rearranged.
+func (g ConvGeom) WorkspaceLen() int {
+	pl := g.plan()
+	cols := pl.nb * pl.per
+	n := pl.kc * cols
+	if pl.nb > 1 {
+		n += 2 * pl.cc * cols
+	}
+	return n
+}
+
+var convPool sync.Pool // *[]float32 scratch buffers
+
+// convScratch returns ws when it is long enough, else a pooled buffer to be
+// handed back with convRelease.
+func convScratch(ws []float32, n int) ([]float32, *[]float32) {
+	if len(ws) >= n {
+		return ws[:n], nil
+	}
+	p, _ := convPool.Get().(*[]float32)
+	if p == nil || cap(*p) < n {
+		b := make([]float32, n)
+		p = &b
+	}
+	return (*p)[:n], p
+}
+
+func convRelease(p *[]float32) {
+	if p != nil {
+		convPool.Put(p)
+	}
+}
+
+// convParallel runs f over [0, n) cut into at most GOMAXPROCS pieces, in
+// goroutines, where each unit costs per elements of work and a piece gets at
+// least convParMin elements.
+func convParallel(n, per int, f func(lo, hi int)) {
+	parts := min(runtime.GOMAXPROCS(0), n, max(1, n*per/convParMin))
+	if parts <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := n*i/parts, n*(i+1)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// im2colPar is im2colRows split over goroutines by rows.
+func im2colPar(q *colGeom, img []float32, r0, nr, j0, nc int, dst []float32, ldd int) {
+	convParallel(nr, nc, func(lo, hi int) {
+		im2colRows(q, img, r0+lo, hi-lo, j0, nc, dst[lo*ldd:], ldd)
+	})
+}
+
+// col2imPar is col2imRows split over goroutines by image channel, so no two
+// write the same pixel; the block must start at a channel's first row.
+func col2imPar(q *colGeom, src []float32, lds, r0, nr, j0, nc int, img []float32) {
+	kk := q.kh * q.kw
+	if r0%kk != 0 || nr%kk != 0 {
+		col2imRows(q, src, lds, r0, nr, j0, nc, img)
+		return
+	}
+	convParallel(nr/kk, kk*nc, func(lo, hi int) {
+		col2imRows(q, src[lo*kk*lds:], lds, r0+lo*kk, (hi-lo)*kk, j0, nc, img)
+	})
+}
+
+// convGather copies nb images of ch channels of per positions (NCHW) into
+// the matrix dst [ch, nb*per].
+func convGather(dst, src []float32, nb, ch, per int) {
+	ld := nb * per
+	for n := range nb {
+		for c := range ch {
+			copy(dst[c*ld+n*per:][:per], src[(n*ch+c)*per:][:per])
+		}
+	}
+}
+
+// convScatter writes the matrix src [ch, nb*per] back to NCHW images in
+// dst: adding bias[c] when bias is not nil, or adding to dst when acc.
+func convScatter(dst, src, bias []float32, nb, ch, per int, acc bool) {
+	ld := nb * per
+	for n := range nb {
+		for c := range ch {
+			d := dst[(n*ch+c)*per:][:per]
+			s := src[c*ld+n*per:][:per]
+			switch {
+			case acc:
+				for i, v := range s {
+					d[i] += v
+				}
+			case bias != nil:
+				b := bias[c]
+				for i, v := range s {
+					d[i] = v + b
+				}
+			default:
+				copy(d, s)
+			}
+		}
+	}
+}
+
+// convFillBias sets each of the nb*ch rows of per values of dst to its
+// channel's bias, or to zero when bias is nil.
+func convFillBias(dst, bias []float32, nb, ch, per int) {
+	for n := range nb {
+		for c := range ch {
+			d := dst[(n*ch+c)*per:][:per]
+			if bias == nil {
+				clear(d)
+				continue
+			}
+			b := bias[c]
+			for i := range d {
+				d[i] = b
+			}
+		}
+	}
+}
+
+// convBiasGrad adds to db[c] the sum of channel c of nb NCHW images of ch
+// channels and per positions.
+func convBiasGrad(db, dy []float32, nb, ch, per int) {
+	convParallel(ch, nb*per, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var s0, s1, s2, s3 float32
+			for n := range nb {
+				d := dy[(n*ch+c)*per:][:per]
+				i := 0
+				for ; i+4 <= len(d); i += 4 {
+					s0 += d[i]
+					s1 += d[i+1]
+					s2 += d[i+2]
+					s3 += d[i+3]
+				}
+				for ; i < len(d); i++ {
+					s0 += d[i]
+				}
+			}
+			db[c] += (s0 + s1) + (s2 + s3)
+		}
+	})
+}
+
+func checkConvSlice(op, name string, g ConvGeom, s []float32, need int) {
+	if len(s) != need {
+		panic(fmt.Sprintf("tensor: %s: %s has %d elements, %v needs %d", op, name, len(s), g, need))
+	}
+}
+
+// ConvForward computes the output y of the layer g (a Conv2d, a
+// ConvTranspose2d or a Conv1d as a 1-row Conv2d) from its input x and its
+// weight w in PyTorch's layout (see conv.go), adding bias [OutC] when it is
+// not nil. y is overwritten. ws is scratch space: when it is shorter than
+// g.WorkspaceLen() a pooled buffer is used instead.
+//
+// A Conv2d is im2col of x followed by the GEMM y = Wm·col, where Wm is w
+// seen as [OutC, C*KH*KW]; a ConvTranspose2d is the GEMM col = Wmᵀ·x, where
+// Wm is w seen as [C, OutC*KH*KW], followed by col2im into y. Images with
+// small outputs share one GEMM, and the column matrix is built a block of
+// rows at a time (convPlan).
+func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
+	g.Validate()
+	checkConvSlice("ConvForward", "x", g, x, g.InLen())
+	checkConvSlice("ConvForward", "w", g, w, g.WeightLen())
+	checkConvSlice("ConvForward", "y", g, y, g.OutLen())
+	if bias != nil {
+		checkConvSlice("ConvForward", "bias", g, bias, g.OutC)
+	}
+	if g.N == 0 {
+		return
+	}
+	pl := g.plan()
+	buf, pooled := convScratch(ws, g.WorkspaceLen())
+	defer convRelease(pooled)
+	if g.Transposed {
+		convTForward(g, pl, buf, y, x, w, bias)
+	} else {
+		convForward(g, pl, buf, y, x, w, bias)
+	}
+}
+
+// ConvBackward adds the gradients of the layer g with respect to its input
+// (dx), weight (dw) and bias (db) to those slices, given the gradient dy of
+// its output, the input x and the weight w. Any of dx, dw and db may be nil
+// to skip it; x is needed only for dw. The gradients accumulate: clear them
+// first for plain gradients. ws is as for ConvForward.
+//
+// For a Conv2d, dw += dy·im2col(x)ᵀ and dx += col2im(Wmᵀ·dy); for a
+// ConvTranspose2d, dx += Wm·im2col(dy) and dw += x·im2col(dy)ᵀ, sharing one
+// im2col; db sums dy over the batch and positions.
+func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
+	g.Validate()
+	checkConvSlice("ConvBackward", "dy", g, dy, g.OutLen())
+	checkConvSlice("ConvBackward", "w", g, w, g.WeightLen())
+	if dx != nil {
+		checkConvSlice("ConvBackward", "dx", g, dx, g.InLen())
+	}
+	if dw != nil {
+		checkConvSlice("ConvBackward", "dw", g, dw, g.WeightLen())
+		checkConvSlice("ConvBackward", "x", g, x, g.InLen())
+	}
+	if db != nil {
+		checkConvSlice("ConvBackward", "db", g, db, g.OutC)
+	}
+	if g.N == 0 {
+		return
+	}
+	pl := g.plan()
+	buf, pooled := convScratch(ws, g.WorkspaceLen())
+	defer convRelease(pooled)
+	if g.Transposed {
+		convTBackward(g, pl, buf, dx, dw, db, dy, x, w)
+	} else {
+		convBackward(g, pl, buf, dx, dw, db, dy, x, w)
+	}
+}
+
+// convChunk is one chunk of images: images [n0, n0+nb) and their column
+// matrix of cols = nb*per columns.
+type convChunk struct{ n0, nb, cols int }
+
+func (pl convPlan) chunks(n int, f func(ch convChunk)) {
+	for n0 := 0; n0 < n; n0 += pl.nb {
+		nb := min(pl.nb, n-n0)
+		f(convChunk{n0, nb, nb * pl.per})
+	}
+}
+
+// split cuts the scratch buffer into the column block and, when images
+// share a GEMM, two [cc, cols] matrices for the column side.
+func (pl convPlan) split(buf []float32) (col, side0, side1 []float32) {
+	cols := pl.nb * pl.per
+	col = buf[:pl.kc*cols]
+	if pl.nb > 1 {
+		side0 = buf[pl.kc*cols:][:pl.cc*cols]
+		side1 = buf[pl.kc*cols+pl.cc*cols:][:pl.cc*cols]
+	}
+	return col, side0, side1
+}
+
+func convForward(g ConvGeom, pl convPlan, buf, y, x, w, bias []float32) {
+	q := g.colGeom()
+	colBuf, side, _ := pl.split(buf)
+	inLen := g.C * g.H * g.W
+	outLen := pl.cc * pl.per
+	pl.chunks(g.N, func(ch convChunk) {
+		img := x[ch.n0*inLen:][:ch.nb*inLen]
+		yc := y[ch.n0*outLen:][:ch.nb*outLen]
+		// Where the GEMM writes: y itself for one image, else a [OutC, cols] matrix.
+		dst, ld := yc, ch.cols
+		beta := float32(0)
+		if ch.nb == 1 {
+			if bias != nil {
+				convFillBias(dst, bias, 1, pl.cc, pl.per)
+				beta = 1
+			}
+		} else {
+			dst = side[:pl.cc*ch.cols]
+		}
+		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
+			kc := min(pl.kc, pl.rows-k0)
+			col := colBuf[:kc*ch.cols]
+			im2colPar(&q, img, k0, kc, 0, ch.cols, col, ch.cols)
+			Sgemm(false, false, pl.cc, ch.cols, kc, 1, w[k0:], pl.rows, col, ch.cols, beta, dst, ld)
+			beta = 1
+		}
+		if ch.nb > 1 {
+			convScatter(yc, dst, bias, ch.nb, pl.cc, pl.per, false)
+		}
+	})
+}
+
+func convBackward(g ConvGeom, pl convPlan, buf, dx, dw, db, dy, x, w []float32) {
+	q := g.colGeom()
+	colBuf, side, _ := pl.split(buf)
+	inLen := g.C * g.H * g.W
+	outLen := pl.cc * pl.per
+	pl.chunks(g.N, func(ch convChunk) {
+		dyc := dy[ch.n0*outLen:][:ch.nb*outLen]
+		if db != nil {
+			convBiasGrad(db, dyc, ch.nb, pl.cc, pl.per)
+		}
+		if dx == nil && dw == nil {
+			return
+		}
+		// dy as a [OutC, cols] matrix.
+		dym := dyc
+		if ch.nb > 1 {
+			dym = side[:pl.cc*ch.cols]
+			convGather(dym, dyc, ch.nb, pl.cc, pl.per)
+		}
+		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
+			kc := min(pl.kc, pl.rows-k0)
+			col := colBuf[:kc*ch.cols]
+			if dw != nil {
+				im2colPar(&q, x[ch.n0*inLen:][:ch.nb*inLen], k0, kc, 0, ch.cols, col, ch.cols)
+				Sgemm(false, true, pl.cc, kc, ch.cols, 1, dym, ch.cols, col, ch.cols, 1, dw[k0:], pl.rows)
+			}
+			if dx != nil {
+				Sgemm(true, false, kc, ch.cols, pl.cc, 1, w[k0:], pl.rows, dym, ch.cols, 0, col, ch.cols)
+				col2imPar(&q, col, ch.cols, k0, kc, 0, ch.cols, dx[ch.n0*inLen:][:ch.nb*inLen])
+			}
+		}
+	})
+}
+
+func convTForward(g ConvGeom, pl convPlan, buf, y, x, w, bias []float32) {
+	q := g.colGeom()
+	colBuf, side, _ := pl.split(buf)
+	inLen := pl.cc * pl.per
+	imgPer := g.OutH() * g.OutW()
+	outLen := g.OutC * imgPer
+	pl.chunks(g.N, func(ch convChunk) {
+		xc := x[ch.n0*inLen:][:ch.nb*inLen]
+		yc := y[ch.n0*outLen:][:ch.nb*outLen]
+		convFillBias(yc, bias, ch.nb, g.OutC, imgPer)
+		xm := xc
+		if ch.nb > 1 {
+			xm = side[:pl.cc*ch.cols]
+			convGather(xm, xc, ch.nb, pl.cc, pl.per)
+		}
+		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
+			kc := min(pl.kc, pl.rows-k0)
+			col := colBuf[:kc*ch.cols]
+			Sgemm(true, false, kc, ch.cols, pl.cc, 1, w[k0:], pl.rows, xm, ch.cols, 0, col, ch.cols)
+			col2imPar(&q, col, ch.cols, k0, kc, 0, ch.cols, yc)
+		}
+	})
+}
+
+func convTBackward(g ConvGeom, pl convPlan, buf, dx, dw, db, dy, x, w []float32) {
+	q := g.colGeom()
+	colBuf, side0, side1 := pl.split(buf)
+	inLen := pl.cc * pl.per
+	imgPer := g.OutH() * g.OutW()
+	outLen := g.OutC * imgPer
+	pl.chunks(g.N, func(ch convChunk) {
+		dyc := dy[ch.n0*outLen:][:ch.nb*outLen]
+		if db != nil {
+			convBiasGrad(db, dyc, ch.nb, g.OutC, imgPer)
+		}
+		if dx == nil && dw == nil {
+			return
+		}
+		// x and dx of the chunk as [C, cols] matrices.
+		var xm, dxm []float32
+		if dw != nil {
+			xm = x[ch.n0*inLen:][:ch.nb*inLen]
+			if ch.nb > 1 {
+				convGather(side0[:pl.cc*ch.cols], xm, ch.nb, pl.cc, pl.per)
+				xm = side0[:pl.cc*ch.cols]
+			}
+		}
+		beta := float32(1)
+		if dx != nil {
+			dxm = dx[ch.n0*inLen:][:ch.nb*inLen]
+			if ch.nb > 1 {
+				dxm = side1[:pl.cc*ch.cols]
+				beta = 0
+			}
+		}
+		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
+			kc := min(pl.kc, pl.rows-k0)
+			col := colBuf[:kc*ch.cols]
+			im2colPar(&q, dyc, k0, kc, 0, ch.cols, col, ch.cols)
+			if dx != nil {
+				Sgemm(false, false, pl.cc, ch.cols, kc, 1, w[k0:], pl.rows, col, ch.cols, beta, dxm, ch.cols)
+				beta = 1
+			}
+			if dw != nil {
+				Sgemm(false, true, pl.cc, kc, ch.cols, 1, xm, ch.cols, col, ch.cols, 1, dw[k0:], pl.rows)
+			}
+		}
+		if dx != nil && ch.nb > 1 {
+			convScatter(dx[ch.n0*inLen:][:ch.nb*inLen], dxm, nil, ch.nb, pl.cc, pl.per, true)
+		}
+	})
+}
