@@ -48,3 +48,41 @@ func BenchmarkFMAPeak(b *testing.B) {
 	}
 	b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkVec times the vector primitives on an L1-resident and an
+// L2-resident length, per kernel family.
+func BenchmarkVec(b *testing.B) {
+	ops := []struct {
+		name string
+		f    func(d, x, y []float32)
+	}{
+		{"Axpy", func(d, x, y []float32) { Axpy(0.5, x, d) }},
+		{"Dot", func(d, x, y []float32) { Dot(x, y) }},
+		{"Sum", func(d, x, y []float32) { Sum(x) }},
+		{"Add", func(d, x, y []float32) { Add(d, x, y) }},
+		{"Mul", func(d, x, y []float32) { Mul(d, x, y) }},
+		{"Relu", func(d, x, y []float32) { Relu(d, x) }},
+		{"LeakyReluBackward", func(d, x, y []float32) { LeakyReluBackward(d, x, y, 0.2) }},
+	}
+	for _, o := range ops {
+		for _, n := range []int{2048, 65536} {
+			for _, impl := range []string{"avx2fma", "generic"} {
+				b.Run(fmt.Sprintf("op=%s/impl=%s/n=%d", o.name, impl, n), func(b *testing.B) {
+					was := SetGeneric(impl == "generic")
+					defer SetGeneric(was)
+					if Impl() != impl {
+						b.Skipf("%s not available", impl)
+					}
+					r := rand.New(rand.NewPCG(1, 1))
+					d, x, y := make([]float32, n), make([]float32, n), make([]float32, n)
+					randSlice(r, x)
+					randSlice(r, y)
+					b.SetBytes(int64(4 * n))
+					for i := 0; i < b.N; i++ {
+						o.f(d, x, y)
+					}
+				})
+			}
+		}
+	}
+}

@@ -25,3 +25,44 @@ func fmaPeak(iters int) int {
 	fmaPeakAVX2(iters)
 	return iters * fmaPeakFlopsPerIter
 }
+
+// head returns how many leading elements of an n-element operation the AVX2
+// kernels take: a multiple of 8, or 0 when they are not in use.
+func head(n int) int {
+	if !useAVX2FMA {
+		return 0
+	}
+	return n &^ 7
+}
+
+// The vector kernels below process n elements, n a positive multiple of 8.
+
+//go:noescape
+func axpyAVX2(alpha float32, x, y *float32, n int)
+
+//go:noescape
+func scaleAVX2(alpha float32, x *float32, n int)
+
+//go:noescape
+func dotAVX2(x, y *float32, n int) float32
+
+//go:noescape
+func sumAVX2(x *float32, n int) float32
+
+//go:noescape
+func addAVX2(dst, x, y *float32, n int)
+
+//go:noescape
+func mulAVX2(dst, x, y *float32, n int)
+
+//go:noescape
+func reluAVX2(dst, x *float32, n int)
+
+//go:noescape
+func reluBackwardAVX2(dx, x, dy *float32, n int)
+
+//go:noescape
+func leakyReluAVX2(dst, x *float32, slope float32, n int)
+
+//go:noescape
+func leakyReluBackwardAVX2(dx, x, dy *float32, slope float32, n int)

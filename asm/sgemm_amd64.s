@@ -51,6 +51,27 @@ TEXT ·sgemmKernel6x16AVX2(SB), NOSPLIT, $0-48
 	MOVQ ldc+32(FP), SI
 	SHLQ $2, SI
 
+	// Start fetching the C tile now: it is needed only after the k loop,
+	// and for large C its rows are far apart and out of cache.
+	MOVQ DI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ SI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ SI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ SI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ SI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+	ADDQ SI, R8
+	PREFETCHT0 (R8)
+	PREFETCHT0 60(R8)
+
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -72,6 +93,7 @@ TEXT ·sgemmKernel6x16AVX2(SB), NOSPLIT, $0-48
 
 loop4:
 	PREFETCHT0 1024(BX)
+	PREFETCHT0 384(AX)
 	STEP(0, 0)
 	STEP(24, 64)
 	PREFETCHT0 1088(BX)

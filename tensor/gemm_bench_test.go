@@ -77,9 +77,8 @@ func reportGflops(b *testing.B, flops float64) {
 // BenchmarkSgemm times Sgemm per kernel family and thread count on the
 // anchor's shapes. Compare with bench/gemm.py run in the same sitting.
 func BenchmarkSgemm(b *testing.B) {
-	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range benchShapes(50) {
-		a, bm, c := randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+		var a, bm, c []float32 // made on first use, so -bench filters stay cheap
 		for _, impl := range []string{"avx2fma", "generic"} {
 			for _, threads := range []int{1, 2} {
 				if impl == "generic" && (s.m*s.n*s.k > 1<<30 || threads > 1) {
@@ -90,6 +89,10 @@ func BenchmarkSgemm(b *testing.B) {
 					defer asm.SetGeneric(was)
 					if asm.Impl() != impl {
 						b.Skip("not available")
+					}
+					if a == nil {
+						r := rand.New(rand.NewPCG(1, 2))
+						a, bm, c = randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
 					}
 					withProcs(threads, func() {
 						b.ResetTimer()
@@ -113,8 +116,8 @@ func BenchmarkSgemmGonum(b *testing.B) {
 		if s.m*s.n*s.k > 1<<30 {
 			continue
 		}
-		a, bm, c := randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
 		b.Run(fmt.Sprintf("impl=gonum/threads=1/%s", s.name), func(b *testing.B) {
+			a, bm, c := randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
 			withProcs(1, func() {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
