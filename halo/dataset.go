@@ -162,9 +162,8 @@ func (m *memSplit) Read(i int, dst []float32) error {
 		copy(dst, m.f32[i*n:(i+1)*n])
 		return nil
 	}
-	inv := 1 / m.div
 	for k, b := range m.u8[i*n : (i+1)*n] {
-		dst[k] = float32(b) * inv
+		dst[k] = float32(b) / m.div
 	}
 	return nil
 }
