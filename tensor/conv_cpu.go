@@ -18,6 +18,10 @@ var (
 	// convParMin is the least work (elements) worth a goroutine in the
 	// memory-bound loops around the GEMMs.
 	convParMin = 1 << 15
+	// convFused packs the GEMM's B panels straight from the images
+	// (im2colB) where the column matrix is a right operand; when false the
+	// column matrix is built a block at a time and multiplied by Sgemm.
+	convFused = true
 )
 
 // convPlan is how a batch is cut: nb images per chunk, kc column-matrix
@@ -321,12 +325,17 @@ func convForward(g ConvGeom, pl convPlan, buf, y, x, w, bias []float32) {
 		} else {
 			dst = side[:pl.cc*ch.cols]
 		}
-		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
-			kc := min(pl.kc, pl.rows-k0)
-			col := colBuf[:kc*ch.cols]
-			im2colPar(&q, img, k0, kc, 0, ch.cols, col, ch.cols)
-			Sgemm(false, false, pl.cc, ch.cols, kc, 1, w[k0:], pl.rows, col, ch.cols, beta, dst, ld)
-			beta = 1
+		if convFused {
+			gemm(pl.cc, ch.cols, pl.rows, 1, denseA{w, pl.rows, false}, im2colB{&q, img, false},
+				beta, dst, ld, runtime.GOMAXPROCS(0))
+		} else {
+			for k0 := 0; k0 < pl.rows; k0 += pl.kc {
+				kc := min(pl.kc, pl.rows-k0)
+				col := colBuf[:kc*ch.cols]
+				im2colPar(&q, img, k0, kc, 0, ch.cols, col, ch.cols)
+				Sgemm(false, false, pl.cc, ch.cols, kc, 1, w[k0:], pl.rows, col, ch.cols, beta, dst, ld)
+				beta = 1
+			}
 		}
 		if ch.nb > 1 {
 			convScatter(yc, dst, bias, ch.nb, pl.cc, pl.per, false)
@@ -353,11 +362,19 @@ func convBackward(g ConvGeom, pl convPlan, buf, dx, dw, db, dy, x, w []float32) 
 			dym = side[:pl.cc*ch.cols]
 			convGather(dym, dyc, ch.nb, pl.cc, pl.per)
 		}
+		var xc []float32
+		if dw != nil {
+			xc = x[ch.n0*inLen:][:ch.nb*inLen]
+		}
+		if dw != nil && convFused {
+			gemm(pl.cc, pl.rows, ch.cols, 1, denseA{dym, ch.cols, false}, im2colB{&q, xc, true},
+				1, dw, pl.rows, runtime.GOMAXPROCS(0))
+		}
 		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
 			kc := min(pl.kc, pl.rows-k0)
 			col := colBuf[:kc*ch.cols]
-			if dw != nil {
-				im2colPar(&q, x[ch.n0*inLen:][:ch.nb*inLen], k0, kc, 0, ch.cols, col, ch.cols)
+			if dw != nil && !convFused {
+				im2colPar(&q, xc, k0, kc, 0, ch.cols, col, ch.cols)
 				Sgemm(false, true, pl.cc, kc, ch.cols, 1, dym, ch.cols, col, ch.cols, 1, dw[k0:], pl.rows)
 			}
 			if dx != nil {
@@ -423,7 +440,18 @@ func convTBackward(g ConvGeom, pl convPlan, buf, dx, dw, db, dy, x, w []float32)
 				beta = 0
 			}
 		}
-		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
+		if convFused {
+			procs := runtime.GOMAXPROCS(0)
+			if dx != nil {
+				gemm(pl.cc, ch.cols, pl.rows, 1, denseA{w, pl.rows, false}, im2colB{&q, dyc, false},
+					beta, dxm, ch.cols, procs)
+			}
+			if dw != nil {
+				gemm(pl.cc, pl.rows, ch.cols, 1, denseA{xm, ch.cols, false}, im2colB{&q, dyc, true},
+					1, dw, pl.rows, procs)
+			}
+		}
+		for k0 := 0; k0 < pl.rows && !convFused; k0 += pl.kc {
 			kc := min(pl.kc, pl.rows-k0)
 			col := colBuf[:kc*ch.cols]
 			im2colPar(&q, dyc, k0, kc, 0, ch.cols, col, ch.cols)

@@ -188,21 +188,25 @@ func randGeom(r *rand.Rand, transposed bool) ConvGeom {
 }
 
 // withPlan runs f under several cuts of the batch and the column matrix:
-// the default, one image per GEMM, all images in one GEMM, and blocks of a
-// single kernel's rows.
+// the default, one image per GEMM, all images in one GEMM, blocks of a
+// single kernel's rows, and the column matrix materialised rather than
+// packed straight from the images.
 func withPlan(t *testing.T, f func(t *testing.T)) {
-	oldCols, oldBlock, oldPar := convMinCols, convBlockFloats, convParMin
-	defer func() { convMinCols, convBlockFloats, convParMin = oldCols, oldBlock, oldPar }()
+	oldCols, oldBlock, oldPar, oldFused := convMinCols, convBlockFloats, convParMin, convFused
+	defer func() { convMinCols, convBlockFloats, convParMin, convFused = oldCols, oldBlock, oldPar, oldFused }()
 	for _, p := range []struct {
 		name           string
 		cols, blk, par int
+		fused          bool
 	}{
-		{"default", oldCols, oldBlock, oldPar},
-		{"per-image", 1, oldBlock, oldPar},
-		{"all-images", 1 << 30, oldBlock, 1},
-		{"row-blocks", 1 << 30, 1, 1},
+		{"default", oldCols, oldBlock, oldPar, oldFused},
+		{"per-image", 1, oldBlock, oldPar, true},
+		{"all-images", 1 << 30, oldBlock, 1, true},
+		{"row-blocks", 1 << 30, 1, 1, true},
+		{"materialised/per-image", 1, oldBlock, 1, false},
+		{"materialised/row-blocks", 1 << 30, 1, 1, false},
 	} {
-		convMinCols, convBlockFloats, convParMin = p.cols, p.blk, p.par
+		convMinCols, convBlockFloats, convParMin, convFused = p.cols, p.blk, p.par, p.fused
 		t.Run(p.name, f)
 	}
 }
@@ -276,6 +280,22 @@ func TestConvHALOShapes(t *testing.T) {
 		Conv1dGeom([]int{2, 6, 16}, []int{6, 6, 4}, Conv1dParams{Padding: 3, Causal: true}),
 	}
 	for _, g := range geoms {
+		t.Run(g.String(), func(t *testing.T) { checkAgainstRef(t, g, r, 1e-5) })
+	}
+}
+
+// TestConvGemmBlocks uses shapes large enough that the GEMM cuts the packed
+// column matrix into several KC and NC blocks and splits its work across
+// goroutines by rows as well as by columns.
+func TestConvGemmBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for _, g := range []ConvGeom{
+		// 500 rows, 4608 columns.
+		Conv2dGeom([]int{2, 20, 48, 48}, []int{8, 20, 5, 5}, ConvParams{Padding: [2]int{2, 2}}),
+		// Many output channels, few columns.
+		Conv2dGeom([]int{1, 17, 6, 6}, []int{200, 17, 3, 3}, ConvParams{Padding: [2]int{1, 1}, Dilation: [2]int{2, 1}}),
+		ConvTranspose2dGeom([]int{2, 9, 20, 20}, []int{9, 30, 4, 4}, ConvParams{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}),
+	} {
 		t.Run(g.String(), func(t *testing.T) { checkAgainstRef(t, g, r, 1e-5) })
 	}
 }

@@ -1,0 +1,118 @@
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// haloConvLayer is one convolution of a HALO preset at its training shape
+// (batch 24 sequences of T frames, so 24*T images), as listed by
+// `torch_halo.py --bench arch`.
+type haloConvLayer struct {
+	arch, name string
+	g          ConvGeom
+	first      bool // the first layer: no input gradient (the data needs none)
+}
+
+func haloConvLayers() []haloConvLayer {
+	conv := func(arch, name string, n, c, hw, cout, k, s, p int) haloConvLayer {
+		g := Conv2dGeom([]int{n, c, hw, hw}, []int{cout, c, k, k},
+			ConvParams{Stride: [2]int{s, s}, Padding: [2]int{p, p}})
+		return haloConvLayer{arch: arch, name: name, g: g, first: name == "enc.conv1"}
+	}
+	convT := func(arch, name string, n, c, hw, cout, k, s, p, op int) haloConvLayer {
+		g := ConvTranspose2dGeom([]int{n, c, hw, hw}, []int{c, cout, k, k},
+			ConvParams{Stride: [2]int{s, s}, Padding: [2]int{p, p}, OutputPadding: [2]int{op, op}})
+		return haloConvLayer{arch: arch, name: name, g: g}
+	}
+	const mn, sp = 24 * 16, 24 * 8 // mnist T = 16, sprites T = 8
+	return []haloConvLayer{
+		conv("mnist", "enc.conv1", mn, 1, 28, 128, 5, 2, 2),
+		conv("mnist", "enc.conv2", mn, 128, 14, 128, 5, 2, 2),
+		conv("mnist", "enc.conv3", mn, 128, 7, 128, 5, 2, 2),
+		convT("mnist", "dec.convT1", mn, 128, 4, 128, 3, 1, 0, 0),
+		convT("mnist", "dec.convT2", mn, 128, 6, 128, 5, 2, 1, 0),
+		convT("mnist", "dec.convT3", mn, 128, 13, 128, 5, 2, 1, 1),
+		convT("mnist", "dec.convT4", mn, 128, 28, 1, 5, 1, 2, 0),
+		conv("sprites", "enc.conv1", sp, 3, 64, 256, 5, 1, 2),
+		conv("sprites", "enc.conv2", sp, 256, 64, 256, 5, 2, 2),
+		conv("sprites", "enc.conv3", sp, 256, 32, 256, 5, 2, 2),
+		conv("sprites", "enc.conv4", sp, 256, 16, 256, 5, 2, 2),
+		conv("sprites", "enc.conv5", sp, 256, 8, 256, 5, 1, 2),
+		convT("sprites", "dec.convT1", sp, 256, 8, 256, 5, 2, 2, 1),
+		convT("sprites", "dec.convT2", sp, 256, 16, 256, 5, 2, 2, 1),
+		convT("sprites", "dec.convT3", sp, 256, 32, 256, 5, 2, 2, 1),
+		convT("sprites", "dec.convT4", sp, 256, 64, 3, 5, 1, 2, 0),
+	}
+}
+
+// flops counts as torch_halo.py does: 2*M*N*K of the layer's GEMM forward,
+// twice that for forward+backward of the first layer (weight gradient
+// only), three times for the others.
+func (l haloConvLayer) flops(backward bool) float64 {
+	f := 2 * float64(l.g.N) * float64(l.g.OutC) * float64(l.g.C) * float64(l.g.KH*l.g.KW)
+	if l.g.Transposed {
+		f *= float64(l.g.H * l.g.W)
+	} else {
+		f *= float64(l.g.OutH() * l.g.OutW())
+	}
+	switch {
+	case !backward:
+		return f
+	case l.first:
+		return 2 * f
+	}
+	return 3 * f
+}
+
+func fillBench(s []float32, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 0))
+	for i := range s {
+		s[i] = r.Float32()*2 - 1
+	}
+}
+
+// BenchmarkConvLayers times every Conv2d and ConvTranspose2d of the HALO
+// mnist and sprites presets at batch 24, as `torch_halo.py --bench layers`
+// does: "fwd" is the forward pass with bias; "fwdbwd" is forward plus the
+// gradients of weight, bias and (except for the first layer) input, into
+// cleared buffers.
+func BenchmarkConvLayers(b *testing.B) {
+	for _, l := range haloConvLayers() {
+		g := l.g
+		for _, mode := range []string{"fwd", "fwdbwd"} {
+			b.Run(fmt.Sprintf("%s/%s/%s", l.arch, l.name, mode), func(b *testing.B) {
+				x := make([]float32, g.InLen())
+				w := make([]float32, g.WeightLen())
+				bias := make([]float32, g.OutC)
+				y := make([]float32, g.OutLen())
+				ws := make([]float32, g.WorkspaceLen())
+				fillBench(x, 1)
+				fillBench(w, 2)
+				fillBench(bias, 3)
+				var dx, dw, db, dy []float32
+				if mode == "fwdbwd" {
+					dy = make([]float32, g.OutLen())
+					fillBench(dy, 4)
+					dw = make([]float32, g.WeightLen())
+					db = make([]float32, g.OutC)
+					if !l.first {
+						dx = make([]float32, g.InLen())
+					}
+				}
+				b.ResetTimer()
+				for range b.N {
+					ConvForward(g, y, x, w, bias, ws)
+					if mode == "fwdbwd" {
+						clear(dx)
+						clear(dw)
+						clear(db)
+						ConvBackward(g, dx, dw, db, dy, x, w, ws)
+					}
+				}
+				b.ReportMetric(l.flops(mode == "fwdbwd")*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
