@@ -68,3 +68,27 @@ os.makedirs(os.path.join(OUT, "rotate"), exist_ok=True)
 np.save(os.path.join(OUT, "rotate", "src.npy"), img)
 np.save(os.path.join(OUT, "rotate", "rotated.npy"), rot)
 print("wrote splitmix.json and rotate/")
+
+# A miniature of the real Sprites layout (PROTOCOLS.md section 3.1): 2
+# characters, 8 frames of 4x4 RGB, float32 NTHWC frames holding uint8/256
+# values and one-hot [N, 8, 4, 6] attributes; plus NumPy's NTCHW transpose of
+# the nine files concatenated (motion-major), which the loader must return.
+sp = os.path.join(OUT, "sprites")
+os.makedirs(sp, exist_ok=True)
+actions, directions = ["walk", "spellcard", "slash"], ["front", "left", "right"]
+attrs = np.array([[1, 4, 0, 5], [3, 2, 5, 0]])
+expected = []
+for a, an in enumerate(actions):
+    for d, dn in enumerate(directions):
+        k = 3 * a + d
+        n, t, h, w, c = np.meshgrid(np.arange(2), np.arange(8), np.arange(4), np.arange(4), np.arange(3), indexing="ij")
+        frames = (((n * 7 + t * 13 + h * 17 + w * 19 + c * 23 + k * 29) % 256) / 256.0).astype(np.float32)
+        np.save(os.path.join(sp, f"{an}_{dn}_frames_train.npy"), frames)
+        onehot = np.zeros((2, 8, 4, 6), np.float32)
+        for i in range(2):
+            for j in range(4):
+                onehot[i, :, j, attrs[i, j]] = 1
+        np.save(os.path.join(sp, f"{an}_{dn}_attributes_train.npy"), onehot)
+        expected.append(np.transpose(frames, (0, 1, 4, 2, 3)))
+np.save(os.path.join(sp, "expected_ntchw_train.npy"), np.concatenate(expected))
+print("wrote sprites/")
