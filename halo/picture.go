@@ -95,7 +95,7 @@ func drawFrame(img *image.RGBA, seq []float32, d Dims, t, x0, y0, zoom int) {
 func GridImage(seqs [][]float32, d Dims, opt GridOptions) *image.RGBA {
 	checkSeqs("GridImage", seqs, d)
 	z, g := opt.zoom(), opt.gap()
-	fz := max(1, z*d.H/28) // label text scale grows with the frames
+	fz := 1 + z*d.H/128 // label text grows with large frames
 	left, top := 0, 0
 	if len(opt.RowLabels) > 0 {
 		left = textWidth(opt.RowLabels, fz) + 2*g + 2*fz
