@@ -3,20 +3,19 @@ package asm
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
 // BenchmarkSgemmKernel times the micro-kernel alone on panels that stay in
 // L1/L2, so its GFLOP/s is the ceiling the blocked GEMM can reach.
 func BenchmarkSgemmKernel(b *testing.B) {
-	for _, impl := range []string{"avx2fma", "generic"} {
+	for _, impl := range Impls() {
 		for _, k := range []int{64, 256, 384} {
 			b.Run(fmt.Sprintf("impl=%s/k=%d", impl, k), func(b *testing.B) {
-				was := SetGeneric(impl == "generic")
-				defer SetGeneric(was)
-				if Impl() != impl {
-					b.Skipf("%s not available", impl)
-				}
+				was := SetImpl(impl)
+				defer SetImpl(was)
+				MR, NR := KernelShape()
 				r := rand.New(rand.NewPCG(1, 1))
 				a := make([]float32, k*MR)
 				bp := make([]float32, k*NR)
@@ -25,7 +24,7 @@ func BenchmarkSgemmKernel(b *testing.B) {
 				c := make([]float32, MR*NR)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					SgemmKernel6x16(k, a, bp, c, NR, 1, 1)
+					SgemmKernel(k, a, bp, c, NR, 1, 1)
 				}
 				b.ReportMetric(float64(2*MR*NR*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
@@ -36,17 +35,23 @@ func BenchmarkSgemmKernel(b *testing.B) {
 // BenchmarkFMAPeak measures the FMA throughput of one core (fp32, 8 lanes),
 // the physical limit the GEMM benchmarks are compared with.
 func BenchmarkFMAPeak(b *testing.B) {
-	was := SetGeneric(false)
-	defer SetGeneric(was)
-	if Impl() != "avx2fma" {
-		b.Skip("no AVX2/FMA here")
+	for _, width := range []int{256, 512} {
+		b.Run(fmt.Sprintf("width=%d", width), func(b *testing.B) {
+			peak := FMAPeak
+			if width == 512 {
+				peak = FMAPeakAVX512
+			}
+			if peak(1) == 0 {
+				b.Skipf("no %d-bit FMA kernels here", width)
+			}
+			const iters = 1 << 16
+			flops := 0
+			for i := 0; i < b.N; i++ {
+				flops += peak(iters)
+			}
+			b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
-	const iters = 1 << 16
-	flops := 0
-	for i := 0; i < b.N; i++ {
-		flops += FMAPeak(iters)
-	}
-	b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 // BenchmarkVec times the vector primitives on an L1-resident and an
@@ -66,13 +71,13 @@ func BenchmarkVec(b *testing.B) {
 	}
 	for _, o := range ops {
 		for _, n := range []int{2048, 65536} {
-			for _, impl := range []string{"avx2fma", "generic"} {
+			for _, impl := range []string{ImplAVX2FMA, ImplGeneric} {
 				b.Run(fmt.Sprintf("op=%s/impl=%s/n=%d", o.name, impl, n), func(b *testing.B) {
-					was := SetGeneric(impl == "generic")
-					defer SetGeneric(was)
-					if Impl() != impl {
+					if !slices.Contains(Impls(), impl) {
 						b.Skipf("%s not available", impl)
 					}
+					was := SetImpl(impl)
+					defer SetImpl(was)
 					r := rand.New(rand.NewPCG(1, 1))
 					d, x, y := make([]float32, n), make([]float32, n), make([]float32, n)
 					randSlice(r, x)

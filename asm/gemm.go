@@ -1,11 +1,32 @@
 package asm
 
-// MR and NR are the rows and columns of the C tile that the SGEMM
-// micro-kernel keeps in registers.
+// MR and NR are the rows and columns of the C tile of the 6x16 SGEMM
+// micro-kernel (AVX2 and generic); MaxMR and MaxNR bound every kernel's tile
+// (the AVX-512 kernel's is 12x32). KernelShape gives the one in use.
 const (
-	MR = 6
-	NR = 16
+	MR    = 6
+	NR    = 16
+	MaxMR = 12
+	MaxNR = 32
 )
+
+// SgemmKernel computes one tile of C with the micro-kernel in use, whose
+// shape (mr, nr) KernelShape reports; it is SgemmKernel6x16's loop with
+// MR = mr and NR = nr.
+func SgemmKernel(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	mr, nr := KernelShape()
+	if k < 0 || len(a) < k*mr || len(b) < k*nr || ldc < nr || len(c) < (mr-1)*ldc+nr {
+		panic("asm: SgemmKernel: slices too short for the tile")
+	}
+	if k == 0 {
+		a, b = zeroPanel[:], zeroPanel[:]
+	}
+	if useAVX512 {
+		sgemmKernel12x32(k, a, b, c, ldc, alpha, beta)
+		return
+	}
+	sgemmKernel6x16(k, a, b, c, ldc, alpha, beta)
+}
 
 // SgemmKernel6x16 computes one MR x NR tile of C from packed panels:
 //
@@ -35,12 +56,18 @@ func SgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernel6x16(k, a, b, c, ldc, alpha, beta)
 }
 
-var zeroPanel [NR]float32
+var zeroPanel [MaxNR]float32
 
-// sgemmKernelGeneric is the pure-Go twin of the SGEMM micro-kernel. It walks
-// the tile in 2x4 register blocks, which the Go compiler keeps in registers.
+// sgemmKernelGeneric is the pure-Go twin of the 6x16 SGEMM micro-kernel.
 func sgemmKernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) {
-	var acc [MR * NR]float32
+	sgemmKernelGenericShape(MR, NR, k, a, b, c, ldc, alpha, beta)
+}
+
+// sgemmKernelGenericShape is the micro-kernel for any tile of at most
+// MaxMR x MaxNR with mr even and nr a multiple of 4. It walks the tile in
+// 2x4 register blocks, which the Go compiler keeps in registers.
+func sgemmKernelGenericShape(MR, NR, k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	var acc [MaxMR * MaxNR]float32
 	a = a[:k*MR]
 	b = b[:k*NR]
 	for i := 0; i < MR; i += 2 {
@@ -90,3 +117,7 @@ const fmaPeakFlopsPerIter = 12 * 8 * 2
 // are not in use. Benchmarks divide by its time to get the FMA peak of one
 // core, the ceiling for the SGEMM micro-kernel.
 func FMAPeak(iters int) (flops int) { return fmaPeak(iters) }
+
+// FMAPeakAVX512 is FMAPeak with 16-lane AVX-512 FMAs, or 0 where the CPU or
+// build has no AVX-512.
+func FMAPeakAVX512(iters int) (flops int) { return fmaPeak512(iters) }

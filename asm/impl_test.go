@@ -6,17 +6,22 @@ import (
 	"testing"
 )
 
-// forEachImpl runs f once per kernel family this CPU can execute, as the
-// subtests "avx2fma" and "generic", restoring the start-up choice afterwards.
+// forEachImpl runs f once per kernel family, as subtests named after the
+// family, restoring the start-up choice afterwards. Families the CPU lacks
+// are reported as skipped.
 func forEachImpl(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, impl := range []string{"avx2fma", "generic"} {
+	avail := map[string]bool{}
+	for _, impl := range Impls() {
+		avail[impl] = true
+	}
+	for _, impl := range []string{ImplAVX512, ImplAVX2FMA, ImplGeneric} {
 		t.Run(impl, func(t *testing.T) {
-			was := SetGeneric(impl == "generic")
-			t.Cleanup(func() { SetGeneric(was) })
-			if Impl() != impl {
+			if !avail[impl] {
 				t.Skipf("%s kernels not available here (%s)", impl, Why())
 			}
+			was := SetImpl(impl)
+			t.Cleanup(func() { SetImpl(was) })
 			f(t)
 		})
 	}
@@ -49,7 +54,19 @@ func randSlice(r *rand.Rand, s []float32) {
 }
 
 func TestSgemmKernel6x16(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) { testKernel(t, MR, NR, SgemmKernel6x16) })
+}
+
+// TestSgemmKernel checks the kernel of each family at its own tile shape.
+func TestSgemmKernel(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
+		mr, nr := KernelShape()
+		testKernel(t, mr, nr, SgemmKernel)
+	})
+}
+
+func testKernel(t *testing.T, MR, NR int, kernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)) {
+	{
 		r := rand.New(rand.NewPCG(1, 2))
 		ks := []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 31, 64, 255, 257}
 		scalars := []float32{0, 1, -0.75}
@@ -79,7 +96,7 @@ func TestSgemmKernel6x16(t *testing.T) {
 							}
 						}
 						c0 := append([]float32(nil), c...)
-						SgemmKernel6x16(k, a, b, c, ldc, alpha, beta)
+						kernel(k, a, b, c, ldc, alpha, beta)
 						for i := 0; i < MR; i++ {
 							for j := 0; j < NR; j++ {
 								var s, mag float64
@@ -123,33 +140,34 @@ func TestSgemmKernel6x16(t *testing.T) {
 				}
 			}
 		}
-	})
+	}
 }
 
 // TestSgemmKernelTwins checks the assembly against the generic twin on the
 // same inputs, so a bug shared by the reference check above cannot hide.
 func TestSgemmKernelTwins(t *testing.T) {
-	was := SetGeneric(false)
-	defer SetGeneric(was)
-	if Impl() != "avx2fma" {
-		t.Skipf("no assembly kernels here: %s", Why())
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	for _, k := range []int{1, 6, 17, 100, 384} {
-		a := make([]float32, k*MR)
-		b := make([]float32, k*NR)
-		randSlice(r, a)
-		randSlice(r, b)
-		c1 := make([]float32, MR*NR)
-		c2 := make([]float32, MR*NR)
-		randSlice(r, c1)
-		copy(c2, c1)
-		sgemmKernel6x16AVX2Call(k, a, b, c1, NR, 1.5, -0.5)
-		sgemmKernelGeneric(k, a, b, c2, NR, 1.5, -0.5)
-		for i := range c1 {
-			if d := math.Abs(float64(c1[i] - c2[i])); d > 2e-5*math.Sqrt(float64(k))*(1+math.Abs(float64(c2[i]))) {
-				t.Fatalf("k=%d: asm %g, generic %g at %d", k, c1[i], c2[i], i)
+	forEachImpl(t, func(t *testing.T) {
+		if Impl() == ImplGeneric {
+			t.Skip("the generic kernel is the twin")
+		}
+		MR, NR := KernelShape()
+		r := rand.New(rand.NewPCG(3, 4))
+		for _, k := range []int{1, 6, 17, 100, 384} {
+			a := make([]float32, k*MR)
+			b := make([]float32, k*NR)
+			randSlice(r, a)
+			randSlice(r, b)
+			c1 := make([]float32, MR*NR)
+			c2 := make([]float32, MR*NR)
+			randSlice(r, c1)
+			copy(c2, c1)
+			SgemmKernel(k, a, b, c1, NR, 1.5, -0.5)
+			sgemmKernelGenericShape(MR, NR, k, a, b, c2, NR, 1.5, -0.5)
+			for i := range c1 {
+				if d := math.Abs(float64(c1[i] - c2[i])); d > 2e-5*math.Sqrt(float64(k))*(1+math.Abs(float64(c2[i]))) {
+					t.Fatalf("k=%d: asm %g, generic %g at %d", k, c1[i], c2[i], i)
+				}
 			}
 		}
-	}
+	})
 }

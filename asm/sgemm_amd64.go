@@ -7,6 +7,15 @@ package asm
 //go:noescape
 func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernel12x32AVX512 is the assembly 12x32 kernel; see SgemmKernel.
+//
+//go:noescape
+func sgemmKernel12x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+func sgemmKernel12x32(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	sgemmKernel12x32AVX512(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
 func sgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	if useAVX2FMA {
 		sgemmKernel6x16AVX2(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
@@ -19,7 +28,7 @@ func sgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 func fmaPeakAVX2(iters int)
 
 func fmaPeak(iters int) int {
-	if !useAVX2FMA {
+	if !hasAVX2FMA() {
 		return 0
 	}
 	fmaPeakAVX2(iters)
@@ -66,3 +75,14 @@ func leakyReluAVX2(dst, x *float32, slope float32, n int)
 
 //go:noescape
 func leakyReluBackwardAVX2(dx, x, dy *float32, slope float32, n int)
+
+//go:noescape
+func fmaPeakAVX512(iters int)
+
+func fmaPeak512(iters int) int {
+	if !hasAVX512() {
+		return 0
+	}
+	fmaPeakAVX512(iters)
+	return iters * 12 * 16 * 2
+}

@@ -2,6 +2,10 @@
 
 package asm
 
+func sgemmKernel12x32(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	sgemmKernelGenericShape(12, 32, k, a, b, c, ldc, alpha, beta)
+}
+
 func sgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernelGeneric(k, a, b, c, ldc, alpha, beta)
 }
@@ -20,3 +24,5 @@ func reluAVX2(dst, x *float32, n int)                                { panic("un
 func reluBackwardAVX2(dx, x, dy *float32, n int)                     { panic("unreachable") }
 func leakyReluAVX2(dst, x *float32, slope float32, n int)            { panic("unreachable") }
 func leakyReluBackwardAVX2(dx, x, dy *float32, slope float32, n int) { panic("unreachable") }
+
+func fmaPeak512(iters int) int { return 0 }

@@ -1,0 +1,3 @@
+package asm
+
+//go:generate go run ./_gen sgemm512_amd64.s
