@@ -182,7 +182,7 @@ func writePreviews(dir string, ds *Dataset, ns NamedSplit, n int) ([]string, err
 		}
 		for f, v := range l.Factors {
 			if f < 4 && f < len(ds.Factors) {
-				parts = append(parts, fmt.Sprintf("%s=%d", shortName(ds.Factors[f]), v))
+				parts = append(parts, fmt.Sprintf("%s=%d", ds.Factors[f], v))
 			}
 		}
 		labels[k] = strings.Join(parts, " ")
@@ -197,11 +197,4 @@ func writePreviews(dir string, ds *Dataset, ns NamedSplit, n int) ([]string, err
 		return nil, err
 	}
 	return []string{png, gif}, nil
-}
-
-func shortName(s string) string {
-	if len(s) > 6 {
-		return s[:6]
-	}
-	return s
 }

