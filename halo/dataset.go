@@ -3,7 +3,9 @@
 package halo
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"runtime"
 	"sort"
@@ -116,6 +118,18 @@ func (d *Dataset) Splits() []NamedSplit {
 		out = append(out, NamedSplit{name, d.Extra[name]})
 	}
 	return out
+}
+
+// Close releases what the splits hold open (the real Sprites loader keeps
+// its frame files open); splits without resources are left alone.
+func (d *Dataset) Close() error {
+	var errs []error
+	for _, s := range d.Splits() {
+		if c, ok := s.Split.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // NamedSplit is a split with its name.

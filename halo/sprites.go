@@ -85,6 +85,29 @@ func LoadSprites(dir, split string) (Split, error) {
 	return s, nil
 }
 
+// LoadSpritesDataset opens both splits of the real Sprites files in dir as a
+// data set; Close releases the open files.
+func LoadSpritesDataset(dir string) (*Dataset, error) {
+	train, err := LoadSprites(dir, "train")
+	if err != nil {
+		return nil, err
+	}
+	test, err := LoadSprites(dir, "test")
+	if err != nil {
+		train.(*spritesSplit).Close()
+		return nil, err
+	}
+	return &Dataset{
+		Name:    "sprites",
+		Scale:   Symmetric,
+		Motions: spriteMotionNames(),
+		Factors: []string{"skin", "pants", "top", "hair", "action", "direction", "character"},
+		Train:   train,
+		Test:    test,
+		Info:    map[string]any{"protocol": "PROTOCOLS.md section 3.1", "source": dir, "pixel": "as stored (DSVAE: uint8/256)"},
+	}, nil
+}
+
 // readSpriteAttributes reads a one-hot [N, T, 4, 6] array and returns each
 // character's four values from frame 0, checking every frame agrees.
 func readSpriteAttributes(path string, n int) ([][4]int, error) {

@@ -19,6 +19,11 @@ func TestLoadSpritesNumPyFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.(*spritesSplit).Close()
+	// The fixture has no test split: the data set loader names the file.
+	if _, err := LoadSpritesDataset(spritesFixture); err == nil || !strings.Contains(err.Error(), "walk_front_frames_test.npy") {
+		t.Errorf("missing test split: %v", err)
+	}
 	want, shape := readNPY32(t, filepath.Join(spritesFixture, "expected_ntchw_train.npy"))
 	if s.Len() != shape[0] || s.Len() != 18 {
 		t.Fatalf("%d sequences, NumPy has %d", s.Len(), shape[0])

@@ -80,15 +80,7 @@ func runData(args []string, stdout, stderr io.Writer) error {
 		opt.SpritesLayout = true
 	case "sprites":
 		if err = needSrc(); err == nil {
-			ds = &halo.Dataset{Name: "sprites", Scale: halo.Symmetric, Factors: []string{"skin", "pants", "top", "hair", "action", "direction", "character"}}
-			for _, a := range halo.SpriteActions {
-				for _, d := range halo.SpriteDirections {
-					ds.Motions = append(ds.Motions, a+"_"+d)
-				}
-			}
-			if ds.Train, err = halo.LoadSprites(*src, "train"); err == nil {
-				ds.Test, err = halo.LoadSprites(*src, "test")
-			}
+			ds, err = halo.LoadSpritesDataset(*src)
 		}
 	case "mug":
 		if err = needSrc(); err == nil {
@@ -100,6 +92,7 @@ func runData(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer ds.Close()
 	dir := filepath.Join(*out, *set)
 	if err := halo.ExportDataset(dir, ds, opt); err != nil {
 		return err
