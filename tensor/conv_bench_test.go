@@ -116,3 +116,47 @@ func BenchmarkConvLayers(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIm2colPack times the packing of one chunk's column matrix into
+// GEMM panels, as the GEMM asks for it (blocks of 256 rows by up to 4096
+// columns, or the transpose for a weight gradient), from runs of pixels
+// (im2colRows) or from a colTable, on the HALO layers. The metric is
+// nanoseconds per packed element.
+func BenchmarkIm2colPack(b *testing.B) {
+	const kcBlk, ncBlk = 256, 4096
+	for _, l := range haloConvLayers() {
+		g := l.g
+		pl := g.plan()
+		q := g.colGeom()
+		img := make([]float32, pl.nb*q.c*q.h*q.w)
+		fillBench(img, 5)
+		rows, cols := pl.rows, pl.nb*pl.per
+		for _, mode := range []string{"runs", "table"} {
+			for _, trans := range []bool{false, true} {
+				name := fmt.Sprintf("%s/%s/%s/trans=%t", l.arch, l.name, mode, trans)
+				b.Run(name, func(b *testing.B) {
+					bm := im2colB{q: &q, img: img, trans: trans}
+					if mode == "table" {
+						bm.tab = newColTable(&q, pl.nb)
+						defer bm.tab.release()
+					}
+					// op(B) is rows x cols, or cols x rows when trans.
+					kdim, ndim := rows, cols
+					if trans {
+						kdim, ndim = cols, rows
+					}
+					dst := make([]float32, kcBlk*roundUp(min(ncBlk, ndim), nr))
+					b.ResetTimer()
+					for range b.N {
+						for j0 := 0; j0 < ndim; j0 += ncBlk {
+							for p0 := 0; p0 < kdim; p0 += kcBlk {
+								bm.packB(dst, p0, min(kcBlk, kdim-p0), j0, min(ncBlk, ndim-j0))
+							}
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows*cols), "ns/elem")
+				})
+			}
+		}
+	}
+}

@@ -22,6 +22,9 @@ var (
 	// (im2colB) where the column matrix is a right operand; when false the
 	// column matrix is built a block at a time and multiplied by Sgemm.
 	convFused = true
+	// convTableMaxW is the widest column-side row for which im2colB looks
+	// its sources up in a colTable rather than copying runs.
+	convTableMaxW = 16
 )
 
 // convPlan is how a batch is cut: nb images per chunk, kc column-matrix
@@ -118,17 +121,34 @@ func im2colPar(q *colGeom, img []float32, r0, nr, j0, nc int, dst []float32, ldd
 	})
 }
 
-// col2imPar is col2imRows split over goroutines by image channel, so no two
-// write the same pixel; the block must start at a channel's first row.
-func col2imPar(q *colGeom, src []float32, lds, r0, nr, j0, nc int, img []float32) {
+// col2imPar is col2imRows (or, with a table, its table-driven twin) split
+// over goroutines by image channel, so no two write the same pixel; the
+// block must start at a channel's first row.
+func col2imPar(q *colGeom, tab *colTable, src []float32, lds, r0, nr, j0, nc int, img []float32) {
+	run := func(src []float32, r0, nr int) {
+		if tab != nil {
+			tab.scatterRows(q, src, lds, r0, nr, j0, nc, img)
+		} else {
+			col2imRows(q, src, lds, r0, nr, j0, nc, img)
+		}
+	}
 	kk := q.kh * q.kw
 	if r0%kk != 0 || nr%kk != 0 {
-		col2imRows(q, src, lds, r0, nr, j0, nc, img)
+		run(src, r0, nr)
 		return
 	}
 	convParallel(nr/kk, kk*nc, func(lo, hi int) {
-		col2imRows(q, src[lo*kk*lds:], lds, r0+lo*kk, (hi-lo)*kk, j0, nc, img)
+		run(src[lo*kk*lds:], r0+lo*kk, (hi-lo)*kk)
 	})
+}
+
+// narrowTable returns a colTable for nb images of q when their rows are
+// narrow enough for it to pay, else nil.
+func narrowTable(q *colGeom, nb int) *colTable {
+	if q.cw <= convTableMaxW && tableFits(q, nb) {
+		return newColTable(q, nb)
+	}
+	return nil
 }
 
 // convGather copies nb images of ch channels of per positions (NCHW) into
@@ -237,13 +257,12 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 	if g.N == 0 {
 		return
 	}
-	pl := g.plan()
-	buf, pooled := convScratch(ws, g.WorkspaceLen())
-	defer convRelease(pooled)
+	c := newConvCall(g, ws)
+	defer c.release()
 	if g.Transposed {
-		convTForward(g, pl, buf, y, x, w, bias)
+		c.transposedForward(y, x, w, bias)
 	} else {
-		convForward(g, pl, buf, y, x, w, bias)
+		c.forward(y, x, w, bias)
 	}
 }
 
@@ -273,45 +292,85 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 	if g.N == 0 {
 		return
 	}
-	pl := g.plan()
-	buf, pooled := convScratch(ws, g.WorkspaceLen())
-	defer convRelease(pooled)
+	c := newConvCall(g, ws)
+	defer c.release()
 	if g.Transposed {
-		convTBackward(g, pl, buf, dx, dw, db, dy, x, w)
+		c.transposedBackward(dx, dw, db, dy, x, w)
 	} else {
-		convBackward(g, pl, buf, dx, dw, db, dy, x, w)
+		c.backward(dx, dw, db, dy, x, w)
 	}
 }
 
-// convChunk is one chunk of images: images [n0, n0+nb) and their column
-// matrix of cols = nb*per columns.
-type convChunk struct{ n0, nb, cols int }
+// convCall is the state of one ConvForward or ConvBackward: the plan, the
+// scratch space and, for narrow images, the source table of a chunk (the
+// same for every chunk: a shorter last chunk uses its first columns).
+type convCall struct {
+	g      ConvGeom
+	pl     convPlan
+	q      colGeom
+	tab    *colTable
+	buf    []float32
+	pooled *[]float32
+}
 
-func (pl convPlan) chunks(n int, f func(ch convChunk)) {
-	for n0 := 0; n0 < n; n0 += pl.nb {
-		nb := min(pl.nb, n-n0)
-		f(convChunk{n0, nb, nb * pl.per})
+func newConvCall(g ConvGeom, ws []float32) *convCall {
+	c := &convCall{g: g, pl: g.plan(), q: g.colGeom()}
+	c.buf, c.pooled = convScratch(ws, g.WorkspaceLen())
+	c.tab = narrowTable(&c.q, c.pl.nb)
+	return c
+}
+
+func (c *convCall) release() {
+	convRelease(c.pooled)
+	c.tab.release()
+}
+
+// chunk is one chunk of images: images [n0, n0+nb) and their column
+// matrix of cols = nb*per columns.
+type chunk struct{ n0, nb, cols int }
+
+func (c *convCall) chunks(f func(ch chunk)) {
+	for n0 := 0; n0 < c.g.N; n0 += c.pl.nb {
+		nb := min(c.pl.nb, c.g.N-n0)
+		f(chunk{n0, nb, nb * c.pl.per})
 	}
 }
 
 // split cuts the scratch buffer into the column block and, when images
 // share a GEMM, two [cc, cols] matrices for the column side.
-func (pl convPlan) split(buf []float32) (col, side0, side1 []float32) {
+func (c *convCall) split() (col, side0, side1 []float32) {
+	pl := c.pl
 	cols := pl.nb * pl.per
-	col = buf[:pl.kc*cols]
+	col = c.buf[:pl.kc*cols]
 	if pl.nb > 1 {
-		side0 = buf[pl.kc*cols:][:pl.cc*cols]
-		side1 = buf[pl.kc*cols+pl.cc*cols:][:pl.cc*cols]
+		side0 = c.buf[pl.kc*cols:][:pl.cc*cols]
+		side1 = c.buf[pl.kc*cols+pl.cc*cols:][:pl.cc*cols]
 	}
 	return col, side0, side1
 }
 
-func convForward(g ConvGeom, pl convPlan, buf, y, x, w, bias []float32) {
-	q := g.colGeom()
-	colBuf, side, _ := pl.split(buf)
+// colB is the column matrix of the images in img as a GEMM operand.
+func (c *convCall) colB(img []float32, trans bool) im2colB {
+	return im2colB{q: &c.q, img: img, trans: trans, tab: c.tab}
+}
+
+// im2col materialises rows [k0, k0+kc) of the column matrix of a chunk.
+func (c *convCall) im2col(img []float32, k0, kc, cols int, col []float32) {
+	im2colPar(&c.q, img, k0, kc, 0, cols, col, cols)
+}
+
+// col2im adds rows [k0, k0+kc) of a chunk's column matrix into its images.
+func (c *convCall) col2im(col []float32, k0, kc, cols int, img []float32) {
+	col2imPar(&c.q, c.tab, col, cols, k0, kc, 0, cols, img)
+}
+
+// forward: y = Wm · im2col(x) (+ bias), Wm = w as [OutC, C*KH*KW].
+func (c *convCall) forward(y, x, w, bias []float32) {
+	g, pl := c.g, c.pl
+	colBuf, side, _ := c.split()
 	inLen := g.C * g.H * g.W
 	outLen := pl.cc * pl.per
-	pl.chunks(g.N, func(ch convChunk) {
+	c.chunks(func(ch chunk) {
 		img := x[ch.n0*inLen:][:ch.nb*inLen]
 		yc := y[ch.n0*outLen:][:ch.nb*outLen]
 		// Where the GEMM writes: y itself for one image, else a [OutC, cols] matrix.
@@ -326,13 +385,13 @@ func convForward(g ConvGeom, pl convPlan, buf, y, x, w, bias []float32) {
 			dst = side[:pl.cc*ch.cols]
 		}
 		if convFused {
-			gemm(pl.cc, ch.cols, pl.rows, 1, denseA{w, pl.rows, false}, im2colB{&q, img, false},
+			gemm(pl.cc, ch.cols, pl.rows, 1, denseA{w, pl.rows, false}, c.colB(img, false),
 				beta, dst, ld, runtime.GOMAXPROCS(0))
 		} else {
 			for k0 := 0; k0 < pl.rows; k0 += pl.kc {
 				kc := min(pl.kc, pl.rows-k0)
 				col := colBuf[:kc*ch.cols]
-				im2colPar(&q, img, k0, kc, 0, ch.cols, col, ch.cols)
+				c.im2col(img, k0, kc, ch.cols, col)
 				Sgemm(false, false, pl.cc, ch.cols, kc, 1, w[k0:], pl.rows, col, ch.cols, beta, dst, ld)
 				beta = 1
 			}
@@ -343,12 +402,13 @@ func convForward(g ConvGeom, pl convPlan, buf, y, x, w, bias []float32) {
 	})
 }
 
-func convBackward(g ConvGeom, pl convPlan, buf, dx, dw, db, dy, x, w []float32) {
-	q := g.colGeom()
-	colBuf, side, _ := pl.split(buf)
+// backward: dw += dy · im2col(x)ᵀ, dx += col2im(Wmᵀ · dy), db += Σ dy.
+func (c *convCall) backward(dx, dw, db, dy, x, w []float32) {
+	g, pl := c.g, c.pl
+	colBuf, side, _ := c.split()
 	inLen := g.C * g.H * g.W
 	outLen := pl.cc * pl.per
-	pl.chunks(g.N, func(ch convChunk) {
+	c.chunks(func(ch chunk) {
 		dyc := dy[ch.n0*outLen:][:ch.nb*outLen]
 		if db != nil {
 			convBiasGrad(db, dyc, ch.nb, pl.cc, pl.per)
@@ -365,33 +425,34 @@ func convBackward(g ConvGeom, pl convPlan, buf, dx, dw, db, dy, x, w []float32) 
 		var xc []float32
 		if dw != nil {
 			xc = x[ch.n0*inLen:][:ch.nb*inLen]
-		}
-		if dw != nil && convFused {
-			gemm(pl.cc, pl.rows, ch.cols, 1, denseA{dym, ch.cols, false}, im2colB{&q, xc, true},
-				1, dw, pl.rows, runtime.GOMAXPROCS(0))
+			if convFused {
+				gemm(pl.cc, pl.rows, ch.cols, 1, denseA{dym, ch.cols, false}, c.colB(xc, true),
+					1, dw, pl.rows, runtime.GOMAXPROCS(0))
+			}
 		}
 		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
 			kc := min(pl.kc, pl.rows-k0)
 			col := colBuf[:kc*ch.cols]
 			if dw != nil && !convFused {
-				im2colPar(&q, xc, k0, kc, 0, ch.cols, col, ch.cols)
+				c.im2col(xc, k0, kc, ch.cols, col)
 				Sgemm(false, true, pl.cc, kc, ch.cols, 1, dym, ch.cols, col, ch.cols, 1, dw[k0:], pl.rows)
 			}
 			if dx != nil {
 				Sgemm(true, false, kc, ch.cols, pl.cc, 1, w[k0:], pl.rows, dym, ch.cols, 0, col, ch.cols)
-				col2imPar(&q, col, ch.cols, k0, kc, 0, ch.cols, dx[ch.n0*inLen:][:ch.nb*inLen])
+				c.col2im(col, k0, kc, ch.cols, dx[ch.n0*inLen:][:ch.nb*inLen])
 			}
 		}
 	})
 }
 
-func convTForward(g ConvGeom, pl convPlan, buf, y, x, w, bias []float32) {
-	q := g.colGeom()
-	colBuf, side, _ := pl.split(buf)
+// transposedForward: y = col2im(Wmᵀ · x) + bias, Wm = w as [C, OutC*KH*KW].
+func (c *convCall) transposedForward(y, x, w, bias []float32) {
+	g, pl := c.g, c.pl
+	colBuf, side, _ := c.split()
 	inLen := pl.cc * pl.per
 	imgPer := g.OutH() * g.OutW()
 	outLen := g.OutC * imgPer
-	pl.chunks(g.N, func(ch convChunk) {
+	c.chunks(func(ch chunk) {
 		xc := x[ch.n0*inLen:][:ch.nb*inLen]
 		yc := y[ch.n0*outLen:][:ch.nb*outLen]
 		convFillBias(yc, bias, ch.nb, g.OutC, imgPer)
@@ -404,18 +465,20 @@ func convTForward(g ConvGeom, pl convPlan, buf, y, x, w, bias []float32) {
 			kc := min(pl.kc, pl.rows-k0)
 			col := colBuf[:kc*ch.cols]
 			Sgemm(true, false, kc, ch.cols, pl.cc, 1, w[k0:], pl.rows, xm, ch.cols, 0, col, ch.cols)
-			col2imPar(&q, col, ch.cols, k0, kc, 0, ch.cols, yc)
+			c.col2im(col, k0, kc, ch.cols, yc)
 		}
 	})
 }
 
-func convTBackward(g ConvGeom, pl convPlan, buf, dx, dw, db, dy, x, w []float32) {
-	q := g.colGeom()
-	colBuf, side0, side1 := pl.split(buf)
+// transposedBackward: dx += Wm · im2col(dy), dw += x · im2col(dy)ᵀ,
+// db += Σ dy.
+func (c *convCall) transposedBackward(dx, dw, db, dy, x, w []float32) {
+	g, pl := c.g, c.pl
+	colBuf, side0, side1 := c.split()
 	inLen := pl.cc * pl.per
 	imgPer := g.OutH() * g.OutW()
 	outLen := g.OutC * imgPer
-	pl.chunks(g.N, func(ch convChunk) {
+	c.chunks(func(ch chunk) {
 		dyc := dy[ch.n0*outLen:][:ch.nb*outLen]
 		if db != nil {
 			convBiasGrad(db, dyc, ch.nb, g.OutC, imgPer)
@@ -443,18 +506,18 @@ func convTBackward(g ConvGeom, pl convPlan, buf, dx, dw, db, dy, x, w []float32)
 		if convFused {
 			procs := runtime.GOMAXPROCS(0)
 			if dx != nil {
-				gemm(pl.cc, ch.cols, pl.rows, 1, denseA{w, pl.rows, false}, im2colB{&q, dyc, false},
+				gemm(pl.cc, ch.cols, pl.rows, 1, denseA{w, pl.rows, false}, c.colB(dyc, false),
 					beta, dxm, ch.cols, procs)
 			}
 			if dw != nil {
-				gemm(pl.cc, pl.rows, ch.cols, 1, denseA{xm, ch.cols, false}, im2colB{&q, dyc, true},
+				gemm(pl.cc, pl.rows, ch.cols, 1, denseA{xm, ch.cols, false}, c.colB(dyc, true),
 					1, dw, pl.rows, procs)
 			}
 		}
 		for k0 := 0; k0 < pl.rows && !convFused; k0 += pl.kc {
 			kc := min(pl.kc, pl.rows-k0)
 			col := colBuf[:kc*ch.cols]
-			im2colPar(&q, dyc, k0, kc, 0, ch.cols, col, ch.cols)
+			c.im2col(dyc, k0, kc, ch.cols, col)
 			if dx != nil {
 				Sgemm(false, false, pl.cc, ch.cols, kc, 1, w[k0:], pl.rows, col, ch.cols, beta, dxm, ch.cols)
 				beta = 1

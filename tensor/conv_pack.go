@@ -11,6 +11,97 @@ type im2colB struct {
 	q     *colGeom
 	img   []float32
 	trans bool
+	tab   *colTable // nil: generate rows segment by segment (im2colRows)
+}
+
+// colTable lists, for each kernel tap k = kh*KW + kw and each column j of
+// a chunk's column matrix, where the element comes from: the offset of the
+// image element relative to the first element of channel 0 of the chunk
+// (n*C*H*W + ih*W + iw), or -1 for padding. Row r = c*KH*KW + k of the
+// column matrix is then img[c*H*W + off[k*cols + j]]. Narrow images have
+// rows of a few pixels, and looking the sources up costs less than working
+// out each short run.
+type colTable struct {
+	off   []int32
+	cols  int
+	plane int
+}
+
+var colTablePool sync.Pool // *[]int32
+
+// newColTable builds the table of the columns of nb images.
+func newColTable(q *colGeom, nb int) *colTable {
+	kk := q.kh * q.kw
+	per := q.ch * q.cw
+	cols := nb * per
+	p, _ := colTablePool.Get().(*[]int32)
+	if p == nil || cap(*p) < kk*cols {
+		b := make([]int32, kk*cols)
+		p = &b
+	}
+	t := &colTable{off: (*p)[:kk*cols], cols: cols, plane: q.h * q.w}
+	for k := range kk {
+		kh, kw := k/q.kw, k%q.kw
+		row := t.off[k*cols:][:cols]
+		for n := range nb {
+			for oh := range q.ch {
+				ih := oh*q.sh - q.ph + kh*q.dh
+				seg := row[n*per+oh*q.cw:][:q.cw]
+				for ow := range seg {
+					iw := ow*q.sw - q.pw + kw*q.dw
+					if ih < 0 || ih >= q.h || iw < 0 || iw >= q.w {
+						seg[ow] = -1
+					} else {
+						seg[ow] = int32(n*q.c*t.plane + ih*q.w + iw)
+					}
+				}
+			}
+		}
+	}
+	return t
+}
+
+func (t *colTable) release() {
+	if t != nil {
+		colTablePool.Put(&t.off)
+	}
+}
+
+// tableFits reports whether nb images of q can be indexed by a colTable.
+func tableFits(q *colGeom, nb int) bool {
+	return int64(nb)*int64(q.c)*int64(q.h*q.w) < 1<<31
+}
+
+// scatterRows adds rows [r0, r0+nr) and columns [j0, j0+nc) of a column
+// matrix, row r at src[(r-r0)*lds:], into the images: col2imRows by table.
+func (t *colTable) scatterRows(q *colGeom, src []float32, lds, r0, nr, j0, nc int, img []float32) {
+	kk := q.kh * q.kw
+	for r := r0; r < r0+nr; r++ {
+		c, k := r/kk, r%kk
+		dst := img[c*t.plane:]
+		off := t.off[k*t.cols+j0:][:nc]
+		row := src[(r-r0)*lds:][:nc]
+		for i, o := range off {
+			if o >= 0 {
+				dst[o] += row[i]
+			}
+		}
+	}
+}
+
+// gatherRow writes row r, columns [j0, j0+len(dst)), of the column matrix.
+func (t *colTable) gatherRow(q *colGeom, img []float32, r, j0 int, dst []float32) {
+	kk := q.kh * q.kw
+	c, k := r/kk, r%kk
+	src := img[c*t.plane:]
+	off := t.off[k*t.cols+j0:][:len(dst)]
+	for i, o := range off {
+		v := float32(0)
+		if o >= 0 {
+			v = src[o]
+		}
+		dst[i] = v
+	}
 }
 
 var packRowPool sync.Pool // *[]float32 row buffers for im2colB
@@ -37,7 +128,11 @@ func (b im2colB) packB(dst []float32, p0, kc, j0, nc int) {
 	full := nc / nr * nr
 	for p := range kc {
 		// One row of the column matrix, then cut into the panels.
-		im2colRows(b.q, b.img, p0+p, 1, j0, nc, row, nc)
+		if b.tab != nil {
+			b.tab.gatherRow(b.q, b.img, p0+p, j0, row)
+		} else {
+			im2colRows(b.q, b.img, p0+p, 1, j0, nc, row, nc)
+		}
 		for jr := 0; jr < full; jr += nr {
 			*(*[nr]float32)(dst[(jr/nr)*kc*nr+p*nr:]) = *(*[nr]float32)(row[jr:])
 		}
@@ -57,11 +152,29 @@ func (b im2colB) packTrans(dst []float32, p0, kc, j0, nc int) {
 	rows := (*buf)[:nr*kc]
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
-		im2colRows(b.q, b.img, j0+jr, cols, p0, kc, rows, kc)
 		panel := dst[(jr/nr)*kc*nr:][:kc*nr]
 		if cols < nr {
 			clear(panel)
 		}
+		if b.tab != nil {
+			// Gather each row of the column matrix straight into its
+			// lane of the panel.
+			kk := b.q.kh * b.q.kw
+			for c := range cols {
+				r := j0 + jr + c
+				src := b.img[r/kk*b.tab.plane:]
+				off := b.tab.off[r%kk*b.tab.cols+p0:][:kc]
+				for p, o := range off {
+					v := float32(0)
+					if o >= 0 {
+						v = src[o]
+					}
+					panel[p*nr+c] = v
+				}
+			}
+			continue
+		}
+		im2colRows(b.q, b.img, j0+jr, cols, p0, kc, rows, kc)
 		for c := range cols {
 			src := rows[c*kc:][:kc]
 			for p, v := range src {

@@ -192,21 +192,25 @@ func randGeom(r *rand.Rand, transposed bool) ConvGeom {
 // single kernel's rows, and the column matrix materialised rather than
 // packed straight from the images.
 func withPlan(t *testing.T, f func(t *testing.T)) {
-	oldCols, oldBlock, oldPar, oldFused := convMinCols, convBlockFloats, convParMin, convFused
-	defer func() { convMinCols, convBlockFloats, convParMin, convFused = oldCols, oldBlock, oldPar, oldFused }()
+	oldCols, oldBlock, oldPar, oldFused, oldTab := convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW
+	defer func() {
+		convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW = oldCols, oldBlock, oldPar, oldFused, oldTab
+	}()
 	for _, p := range []struct {
-		name           string
-		cols, blk, par int
-		fused          bool
+		name                string
+		cols, blk, par, tab int
+		fused               bool
 	}{
-		{"default", oldCols, oldBlock, oldPar, oldFused},
-		{"per-image", 1, oldBlock, oldPar, true},
-		{"all-images", 1 << 30, oldBlock, 1, true},
-		{"row-blocks", 1 << 30, 1, 1, true},
-		{"materialised/per-image", 1, oldBlock, 1, false},
-		{"materialised/row-blocks", 1 << 30, 1, 1, false},
+		{"default", oldCols, oldBlock, oldPar, oldTab, oldFused},
+		{"per-image/runs", 1, oldBlock, oldPar, 0, true},
+		{"per-image/table", 1, oldBlock, oldPar, 1 << 30, true},
+		{"all-images/runs", 1 << 30, oldBlock, 1, 0, true},
+		{"all-images/table", 1 << 30, oldBlock, 1, 1 << 30, true},
+		{"row-blocks", 1 << 30, 1, 1, oldTab, true},
+		{"materialised/per-image", 1, oldBlock, 1, oldTab, false},
+		{"materialised/row-blocks", 1 << 30, 1, 1, oldTab, false},
 	} {
-		convMinCols, convBlockFloats, convParMin, convFused = p.cols, p.blk, p.par, p.fused
+		convMinCols, convBlockFloats, convParMin, convTableMaxW, convFused = p.cols, p.blk, p.par, p.tab, p.fused
 		t.Run(p.name, f)
 	}
 }

@@ -198,5 +198,5 @@ func Col2im(g ConvGeom, col, img []float32) {
 	rows, cols := g.ColRows(), g.ColCols()
 	checkBlock("Col2im", g, img, 0, rows, 0, cols, col, cols)
 	q := g.colGeom()
-	col2imPar(&q, col, cols, 0, rows, 0, cols, img)
+	col2imPar(&q, nil, col, cols, 0, rows, 0, cols, img)
 }
