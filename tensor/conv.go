@@ -2,42 +2,41 @@ package tensor
 
 import "fmt"
 
-// Convolution layouts, shared by every function in conv*.go and im2col.go:
-//
-//   - activations are NCHW: [N, C, H, W] row-major (Conv1d: [N, C, L], a
-//     1-row image);
-//   - Conv2d weights are PyTorch's [Cout, Cin, KH, KW] (Conv1d: [Cout, Cin, K]);
-//   - ConvTranspose2d weights are PyTorch's [Cin, Cout, KH, KW];
-//   - biases are [Cout].
-//
-// So weights load from PyTorch state dicts unchanged.
-//
-// Both kinds of layer are computed through one column matrix. The "image" of
-// a layer is the activation with the larger spatial extent under the kernel:
-// the input of a Conv2d, the output of a ConvTranspose2d. The "column side"
-// is the other one: the output of a Conv2d, the input of a ConvTranspose2d.
-// The column matrix of a batch of images has
-//
-//	rows    r = (c*KH + kh)*KW + kw            (c an image channel)
-//	columns j = n*CH*CW + oh*CW + ow           (n the image, (oh, ow) a column-side position)
-//
-// and holds the image value at row oh*StrideH - PadH + kh*DilH, column
-// ow*StrideW - PadW + kw*DilW of channel c of image n, or zero outside the
-// image. Seen as a matrix the weight is [column-side channels, rows] in both
-// cases, so a Conv2d is y = Wm · im2col(x) and a ConvTranspose2d is
-// y = col2im(Wmᵀ · x), their gradients the same products swapped.
-
 // ConvGeom is the complete geometry of a Conv2d, ConvTranspose2d or Conv1d
 // layer over a batch. N, C, H, W describe the input and OutC the output
 // channels; the output height and width follow from the rest (OutH, OutW).
-// Stride and dilation are at least 1, paddings at least 0. The zero padding is
-// PadH rows above and below and PadW columns left and right, except that a
-// Causal geometry pads only on the left (PadW) and not on the right, which is
-// a causal temporal convolution when PadW = DilW*(KW-1).
+// Stride and dilation are at least 1, paddings at least 0. The zero padding
+// is PadH rows above and below and PadW columns left and right, except that
+// a Causal geometry pads only on the left (PadW) and not on the right, which
+// is a causal temporal convolution when PadW = DilW*(KW-1). OutPadH and
+// OutPadW (ConvTranspose2d only, PyTorch's output_padding) add rows and
+// columns at the bottom and right of the output; they must be smaller than
+// the stride or the dilation of their axis.
 //
-// OutPadH and OutPadW (ConvTranspose2d only, as PyTorch's output_padding)
-// add rows and columns at the bottom and right of the output; they must be
-// smaller than the stride or the dilation of their axis.
+// Layouts, the same for every convolution function of the package, so that
+// weights load from PyTorch state dicts unchanged:
+//
+//   - activations are NCHW: [N, C, H, W] row-major (Conv1d: [N, C, L], seen
+//     as images of one row);
+//   - Conv2d weights are [Cout, Cin, KH, KW] (Conv1d: [Cout, Cin, K]);
+//   - ConvTranspose2d weights are [Cin, Cout, KH, KW];
+//   - biases are [Cout].
+//
+// Both kinds of layer go through one column matrix. The "image" of a layer
+// is the activation the kernel slides over: the input of a Conv2d, the
+// output of a ConvTranspose2d (ImageShape). The "column side" is the other
+// activation: the output of a Conv2d, the input of a ConvTranspose2d, of
+// height CH and width CW. The column matrix of a batch of images is
+// ColRows() x ColCols(), row-major, with
+//
+//	row    r = (c*KH + kh)*KW + kw       c an image channel, (kh, kw) a kernel tap
+//	column j = (n*CH + oh)*CW + ow       n the image, (oh, ow) a column-side position
+//
+// and holds the value of channel c of image n at row oh*StrideH - PadH +
+// kh*DilH, column ow*StrideW - PadW + kw*DilW, or zero where that falls in
+// the padding. As a matrix the weight is [column-side channels, ColRows()]
+// in both cases, so a Conv2d is y = Wm · im2col(x) and a ConvTranspose2d
+// is y = col2im(Wmᵀ · x); their gradients are the same products swapped.
 type ConvGeom struct {
 	N, C, H, W       int  // input batch, channels, height, width
 	OutC             int  // output channels
@@ -121,8 +120,7 @@ func (g ConvGeom) WeightShape() []int {
 	return []int{g.OutC, g.C, g.KH, g.KW}
 }
 
-// InLen, OutLen and WeightLen are the element counts of the input, output
-// and weight.
+// InLen is the element count of the input.
 func (g ConvGeom) InLen() int { return g.N * g.C * g.H * g.W }
 
 // OutLen is the element count of the output.

@@ -120,7 +120,8 @@ func BenchmarkConvLayers(b *testing.B) {
 // BenchmarkIm2colPack times the packing of one chunk's column matrix into
 // GEMM panels, as the GEMM asks for it (blocks of 256 rows by up to 4096
 // columns, or the transpose for a weight gradient), from runs of pixels
-// (im2colRows) or from a colTable, on the HALO layers. The metric is
+// (im2colRows) or from a colTable, on the HALO layers. The anchor "dense"
+// packs the materialised column matrix as Sgemm would. The metric is
 // nanoseconds per packed element.
 func BenchmarkIm2colPack(b *testing.B) {
 	const kcBlk, ncBlk = 256, 4096
@@ -131,14 +132,28 @@ func BenchmarkIm2colPack(b *testing.B) {
 		img := make([]float32, pl.nb*q.c*q.h*q.w)
 		fillBench(img, 5)
 		rows, cols := pl.rows, pl.nb*pl.per
-		for _, mode := range []string{"runs", "table"} {
+		var col []float32 // materialised, for the "dense" anchor
+		for _, mode := range []string{"dense", "runs", "table"} {
 			for _, trans := range []bool{false, true} {
 				name := fmt.Sprintf("%s/%s/%s/trans=%t", l.arch, l.name, mode, trans)
 				b.Run(name, func(b *testing.B) {
-					bm := im2colB{q: &q, img: img, trans: trans}
-					if mode == "table" {
-						bm.tab = newColTable(&q, pl.nb)
-						defer bm.tab.release()
+					var bm matB
+					switch mode {
+					case "dense":
+						if col == nil {
+							col = make([]float32, rows*cols)
+							im2colRows(&q, img, 0, rows, 0, cols, col, cols)
+						}
+						bm = denseB{col, cols, trans}
+						if trans {
+							bm = denseB{col, cols, trans}
+						}
+					case "runs":
+						bm = im2colB{q: &q, img: img, trans: trans}
+					case "table":
+						t := newColTable(&q, pl.nb)
+						defer t.release()
+						bm = im2colB{q: &q, img: img, trans: trans, tab: t}
 					}
 					// op(B) is rows x cols, or cols x rows when trans.
 					kdim, ndim := rows, cols

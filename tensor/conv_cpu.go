@@ -237,7 +237,7 @@ func checkConvSlice(op, name string, g ConvGeom, s []float32, need int) {
 
 // ConvForward computes the output y of the layer g (a Conv2d, a
 // ConvTranspose2d or a Conv1d as a 1-row Conv2d) from its input x and its
-// weight w in PyTorch's layout (see conv.go), adding bias [OutC] when it is
+// weight w in PyTorch's layout (see ConvGeom), adding bias [OutC] when it is
 // not nil. y is overwritten. ws is scratch space: when it is shorter than
 // g.WorkspaceLen() a pooled buffer is used instead.
 //

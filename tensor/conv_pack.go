@@ -134,7 +134,7 @@ func (b im2colB) packB(dst []float32, p0, kc, j0, nc int) {
 			im2colRows(b.q, b.img, p0+p, 1, j0, nc, row, nc)
 		}
 		for jr := 0; jr < full; jr += nr {
-			*(*[nr]float32)(dst[(jr/nr)*kc*nr+p*nr:]) = *(*[nr]float32)(row[jr:])
+			copy(dst[(jr/nr)*kc*nr+p*nr:][:nr], row[jr:jr+nr])
 		}
 		if full < nc {
 			d := dst[(full/nr)*kc*nr+p*nr:][:nr]

@@ -2,8 +2,8 @@ package tensor
 
 import "fmt"
 
-// colGeom is the index arithmetic of one column matrix (see the layout
-// comment in conv.go), copied out of a ConvGeom once per call.
+// colGeom is the index arithmetic of one column matrix (laid out as
+// described on ConvGeom), copied out of a ConvGeom once per call.
 type colGeom struct {
 	c, h, w int // image channels, height, width
 	ch, cw  int // column-side height and width
@@ -165,7 +165,7 @@ func checkBlock(op string, g ConvGeom, img []float32, r0, nr, j0, nc int, m []fl
 // Im2colBlock writes rows [r0, r0+nr) and columns [j0, j0+nc) of the column
 // matrix of the g.N images in img (the geometry's ImageShape, NCHW) into
 // dst, row r0+i at dst[i*ldd:]. The rows and columns are those of the layout
-// described in conv.go: it fills any block of the matrix, so a GEMM can pack
+// described on ConvGeom: it fills any block of the matrix, so a GEMM can pack
 // its B panels straight from the images without the whole matrix.
 func Im2colBlock(g ConvGeom, img []float32, r0, nr, j0, nc int, dst []float32, ldd int) {
 	checkBlock("Im2colBlock", g, img, r0, nr, j0, nc, dst, ldd)
@@ -183,7 +183,7 @@ func Col2imBlock(g ConvGeom, src []float32, lds, r0, nr, j0, nc int, img []float
 }
 
 // Im2col writes the whole column matrix of the g.N images in img into col:
-// g.ColRows() rows of g.ColCols() columns, row-major (layout in conv.go).
+// g.ColRows() rows of g.ColCols() columns, row-major (layout on ConvGeom).
 func Im2col(g ConvGeom, img, col []float32) {
 	rows, cols := g.ColRows(), g.ColCols()
 	checkBlock("Im2col", g, img, 0, rows, 0, cols, col, cols)
