@@ -175,3 +175,58 @@ func BenchmarkIm2colPack(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConvPlans times forward+backward of the cheaper HALO layers
+// under other choices of the driver, against "default" in the same run:
+// the column matrix materialised block by block rather than packed from
+// the images, one image per GEMM rather than several side by side, wider
+// GEMMs, no source tables, and smaller column blocks for col2im.
+func BenchmarkConvPlans(b *testing.B) {
+	type variant struct {
+		name string
+		set  func()
+	}
+	variants := []variant{
+		{"default", func() {}},
+		{"materialised", func() { convFused = false }},
+		{"per-image", func() { convMinCols = 1 }},
+		{"cols=2048", func() { convMinCols = 2048 }},
+		{"no-table", func() { convTableMaxW = 0 }},
+		{"block=256K", func() { convBlockFloats = 1 << 18 }},
+	}
+	for _, l := range haloConvLayers() {
+		if l.arch == "sprites" && l.g.ColCols()/l.g.N > 256 {
+			continue // the large sprites layers take seconds each
+		}
+		g := l.g
+		x := make([]float32, g.InLen())
+		w := make([]float32, g.WeightLen())
+		bias := make([]float32, g.OutC)
+		y := make([]float32, g.OutLen())
+		dy := make([]float32, g.OutLen())
+		dw := make([]float32, g.WeightLen())
+		db := make([]float32, g.OutC)
+		var dx []float32
+		if !l.first {
+			dx = make([]float32, g.InLen())
+		}
+		fillBench(x, 1)
+		fillBench(w, 2)
+		fillBench(dy, 4)
+		for _, v := range variants {
+			b.Run(fmt.Sprintf("%s/%s/%s", l.arch, l.name, v.name), func(b *testing.B) {
+				oldCols, oldBlock, oldFused, oldTab := convMinCols, convBlockFloats, convFused, convTableMaxW
+				defer func() { convMinCols, convBlockFloats, convFused, convTableMaxW = oldCols, oldBlock, oldFused, oldTab }()
+				v.set()
+				for range b.N {
+					ConvForward(g, y, x, w, bias, nil)
+					clear(dx)
+					clear(dw)
+					clear(db)
+					ConvBackward(g, dx, dw, db, dy, x, w, nil)
+				}
+				b.ReportMetric(l.flops(true)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -89,21 +89,6 @@ func (t *colTable) scatterRows(q *colGeom, src []float32, lds, r0, nr, j0, nc in
 	}
 }
 
-// gatherRow writes row r, columns [j0, j0+len(dst)), of the column matrix.
-func (t *colTable) gatherRow(q *colGeom, img []float32, r, j0 int, dst []float32) {
-	kk := q.kh * q.kw
-	c, k := r/kk, r%kk
-	src := img[c*t.plane:]
-	off := t.off[k*t.cols+j0:][:len(dst)]
-	for i, o := range off {
-		v := float32(0)
-		if o >= 0 {
-			v = src[o]
-		}
-		dst[i] = v
-	}
-}
-
 var packRowPool sync.Pool // *[]float32 row buffers for im2colB
 
 func packRow(n int) *[]float32 {
@@ -118,27 +103,54 @@ func packRow(n int) *[]float32 {
 // packB writes rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) to dst as
 // micro-panels of NR columns, kc rows each, zero-padding the last panel.
 func (b im2colB) packB(dst []float32, p0, kc, j0, nc int) {
-	if b.trans {
+	switch {
+	case b.trans:
 		b.packTrans(dst, p0, kc, j0, nc)
-		return
+	case b.tab != nil:
+		b.packTable(dst, p0, kc, j0, nc)
+	default:
+		b.packRuns(dst, p0, kc, j0, nc)
 	}
+}
+
+// packRuns builds each row of the block from runs of pixels (im2colRows),
+// then cuts it into the panels.
+func (b im2colB) packRuns(dst []float32, p0, kc, j0, nc int) {
 	buf := packRow(nc)
 	defer packRowPool.Put(buf)
 	row := (*buf)[:nc]
 	full := nc / nr * nr
 	for p := range kc {
-		// One row of the column matrix, then cut into the panels.
-		if b.tab != nil {
-			b.tab.gatherRow(b.q, b.img, p0+p, j0, row)
-		} else {
-			im2colRows(b.q, b.img, p0+p, 1, j0, nc, row, nc)
-		}
+		im2colRows(b.q, b.img, p0+p, 1, j0, nc, row, nc)
 		for jr := 0; jr < full; jr += nr {
 			copy(dst[(jr/nr)*kc*nr+p*nr:][:nr], row[jr:jr+nr])
 		}
 		if full < nc {
 			d := dst[(full/nr)*kc*nr+p*nr:][:nr]
 			clear(d[copy(d, row[full:]):])
+		}
+	}
+}
+
+// packTable gathers each row of the block straight into the panels.
+func (b im2colB) packTable(dst []float32, p0, kc, j0, nc int) {
+	t := b.tab
+	kk := b.q.kh * b.q.kw
+	for p := range kc {
+		r := p0 + p
+		src := b.img[r/kk*t.plane:]
+		off := t.off[r%kk*t.cols+j0:][:nc]
+		for jr := 0; jr < nc; jr += nr {
+			d := dst[(jr/nr)*kc*nr+p*nr:][:nr]
+			o := off[jr:min(jr+nr, nc)]
+			for i, oi := range o {
+				v := float32(0)
+				if oi >= 0 {
+					v = src[oi]
+				}
+				d[i] = v
+			}
+			clear(d[len(o):])
 		}
 	}
 }
