@@ -122,14 +122,3 @@ func KernelShape() (mr, nr int) {
 	return MR, NR
 }
 
-// SetGeneric switches to the pure-Go twins (true) or back to the best family
-// the CPU has (false), and reports whether the twins were in use.
-func SetGeneric(generic bool) (wasGeneric bool) {
-	wasGeneric = Impl() == ImplGeneric
-	if generic {
-		SetImpl(ImplGeneric)
-	} else {
-		SetImpl(Impls()[0])
-	}
-	return wasGeneric
-}

@@ -1,6 +1,7 @@
 package tensor_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,13 +13,13 @@ import (
 // TestCPUConformance runs the backend suite on the CPU with the assembly
 // kernels and with their pure-Go twins.
 func TestCPUConformance(t *testing.T) {
-	for _, impl := range []string{"avx2fma", "generic"} {
+	for _, impl := range []string{asm.ImplAVX512, asm.ImplAVX2FMA, asm.ImplGeneric} {
 		t.Run(impl, func(t *testing.T) {
-			was := asm.SetGeneric(impl == "generic")
-			t.Cleanup(func() { asm.SetGeneric(was) })
-			if asm.Impl() != impl {
+			if !slices.Contains(asm.Impls(), impl) {
 				t.Skipf("%s kernels not available: %s", impl, asm.Why())
 			}
+			was := asm.SetImpl(impl)
+			t.Cleanup(func() { asm.SetImpl(was) })
 			backendtest.Run(t, tensor.CPU())
 		})
 	}

@@ -160,12 +160,13 @@ func BenchmarkIm2colPack(b *testing.B) {
 					if trans {
 						kdim, ndim = cols, rows
 					}
+					nr := currentBlocks().nr
 					dst := make([]float32, kcBlk*roundUp(min(ncBlk, ndim), nr))
 					b.ResetTimer()
 					for range b.N {
 						for j0 := 0; j0 < ndim; j0 += ncBlk {
 							for p0 := 0; p0 < kdim; p0 += kcBlk {
-								bm.packB(dst, p0, min(kcBlk, kdim-p0), j0, min(ncBlk, ndim-j0))
+								bm.packB(dst, p0, min(kcBlk, kdim-p0), j0, min(ncBlk, ndim-j0), nr)
 							}
 						}
 					}

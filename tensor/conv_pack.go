@@ -101,21 +101,21 @@ func packRow(n int) *[]float32 {
 }
 
 // packB writes rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) to dst as
-// micro-panels of NR columns, kc rows each, zero-padding the last panel.
-func (b im2colB) packB(dst []float32, p0, kc, j0, nc int) {
+// micro-panels of nr columns, kc rows each, zero-padding the last panel.
+func (b im2colB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 	switch {
 	case b.trans:
-		b.packTrans(dst, p0, kc, j0, nc)
+		b.packTrans(dst, p0, kc, j0, nc, nr)
 	case b.tab != nil:
-		b.packTable(dst, p0, kc, j0, nc)
+		b.packTable(dst, p0, kc, j0, nc, nr)
 	default:
-		b.packRuns(dst, p0, kc, j0, nc)
+		b.packRuns(dst, p0, kc, j0, nc, nr)
 	}
 }
 
 // packRuns builds each row of the block from runs of pixels (im2colRows),
 // then cuts it into the panels.
-func (b im2colB) packRuns(dst []float32, p0, kc, j0, nc int) {
+func (b im2colB) packRuns(dst []float32, p0, kc, j0, nc, nr int) {
 	buf := packRow(nc)
 	defer packRowPool.Put(buf)
 	row := (*buf)[:nc]
@@ -133,7 +133,7 @@ func (b im2colB) packRuns(dst []float32, p0, kc, j0, nc int) {
 }
 
 // packTable gathers each row of the block straight into the panels.
-func (b im2colB) packTable(dst []float32, p0, kc, j0, nc int) {
+func (b im2colB) packTable(dst []float32, p0, kc, j0, nc, nr int) {
 	t := b.tab
 	kk := b.q.kh * b.q.kw
 	for p := range kc {
@@ -158,7 +158,7 @@ func (b im2colB) packTable(dst []float32, p0, kc, j0, nc int) {
 // packTrans packs op(B) = colᵀ: its rows are columns of the column matrix
 // and its columns are rows, so each panel is NR rows of the column matrix,
 // generated together and interleaved.
-func (b im2colB) packTrans(dst []float32, p0, kc, j0, nc int) {
+func (b im2colB) packTrans(dst []float32, p0, kc, j0, nc, nr int) {
 	buf := packRow(nr * kc)
 	defer packRowPool.Put(buf)
 	rows := (*buf)[:nr*kc]

@@ -79,17 +79,14 @@ func reportGflops(b *testing.B, flops float64) {
 func BenchmarkSgemm(b *testing.B) {
 	for _, s := range benchShapes(50) {
 		var a, bm, c []float32 // made on first use, so -bench filters stay cheap
-		for _, impl := range []string{"avx2fma", "generic"} {
+		for _, impl := range asm.Impls() {
 			for _, threads := range []int{1, 2} {
-				if impl == "generic" && (s.m*s.n*s.k > 1<<30 || threads > 1) {
+				if impl == asm.ImplGeneric && (s.m*s.n*s.k > 1<<30 || threads > 1) {
 					continue // the twin is benchmarked single-threaded on the smaller shapes
 				}
 				b.Run(fmt.Sprintf("impl=%s/threads=%d/%s", impl, threads, s.name), func(b *testing.B) {
-					was := asm.SetGeneric(impl == "generic")
-					defer asm.SetGeneric(was)
-					if asm.Impl() != impl {
-						b.Skip("not available")
-					}
+					was := asm.SetImpl(impl)
+					defer asm.SetImpl(was)
 					if a == nil {
 						r := rand.New(rand.NewPCG(1, 2))
 						a, bm, c = randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
@@ -129,17 +126,24 @@ func BenchmarkSgemmGonum(b *testing.B) {
 	}
 }
 
-// BenchmarkFMAPeak is the physical ceiling of one core, measured in the same
-// run as BenchmarkSgemm so the ratio is taken on the same machine state.
+// BenchmarkFMAPeak is the physical ceiling of one core with 256-bit (AVX2)
+// and 512-bit (AVX-512) FMAs, measured in the same run as BenchmarkSgemm so
+// the ratios are taken on the same machine state.
 func BenchmarkFMAPeak(b *testing.B) {
-	was := asm.SetGeneric(false)
-	defer asm.SetGeneric(was)
-	if asm.Impl() != "avx2fma" {
-		b.Skip("no AVX2/FMA here")
+	for _, width := range []int{256, 512} {
+		b.Run(fmt.Sprintf("width=%d", width), func(b *testing.B) {
+			peak := asm.FMAPeak
+			if width == 512 {
+				peak = asm.FMAPeakAVX512
+			}
+			if peak(1) == 0 {
+				b.Skipf("no %d-bit FMA here", width)
+			}
+			flops := 0
+			for i := 0; i < b.N; i++ {
+				flops += peak(1 << 16)
+			}
+			b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
-	flops := 0
-	for i := 0; i < b.N; i++ {
-		flops += asm.FMAPeak(1 << 16)
-	}
-	b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -8,22 +8,27 @@ import (
 	"github.com/klauspost/cpuid/v2"
 )
 
-const (
-	mr = asm.MR
-	nr = asm.NR
-)
+// gemmBlocks are the BLIS blocking of one micro-kernel: its tile (mr x nr),
+// and the cache blocks: a kc x nr micro-panel of B and a mr x kc micro-panel
+// of A share L1, an mc x kc block of A sits in L2, and a kc x nc panel of B
+// in L3.
+type gemmBlocks struct{ mr, nr, mc, kc, nc int }
 
-// gemmBlocks are the BLIS cache block sizes: a KC x NR micro-panel of B and
-// a MR x KC micro-panel of A share L1, an MC x KC block of A sits in L2, and
-// a KC x NC panel of B in L3.
-type gemmBlocks struct{ mc, kc, nc int }
+// currentBlocks returns the blocking for the micro-kernel in use.
+func currentBlocks() gemmBlocks {
+	mr, nr := asm.KernelShape()
+	if mr == asm.MR && nr == asm.NR {
+		return blocks6x16
+	}
+	return chooseBlocks(mr, nr, cpuid.CPU.Cache.L1D, cpuid.CPU.Cache.L2)
+}
 
-var blocks = chooseBlocks(cpuid.CPU.Cache.L1D, cpuid.CPU.Cache.L2)
+var blocks6x16 = chooseBlocks(asm.MR, asm.NR, cpuid.CPU.Cache.L1D, cpuid.CPU.Cache.L2)
 
-// chooseBlocks derives the block sizes from the per-core cache sizes in bytes
-// (-1 when unknown), keeping each inside the range where it was measured to
-// pay (see BenchmarkSgemm).
-func chooseBlocks(l1d, l2 int) gemmBlocks {
+// chooseBlocks derives the block sizes for an mr x nr kernel from the
+// per-core cache sizes in bytes (-1 when unknown), keeping each inside the
+// range where it was measured to pay (see BenchmarkSgemm).
+func chooseBlocks(mr, nr, l1d, l2 int) gemmBlocks {
 	if l1d <= 0 {
 		l1d = 32 << 10
 	}
@@ -34,16 +39,16 @@ func chooseBlocks(l1d, l2 int) gemmBlocks {
 	kc = min(max(kc, 128), 384)
 	mc := l2 / 2 / (kc * 4) / mr * mr
 	mc = min(max(mc, 8*mr), 40*mr)
-	return gemmBlocks{mc: mc, kc: kc, nc: 4096}
+	return gemmBlocks{mr: mr, nr: nr, mc: mc, kc: kc, nc: 4096 / nr * nr}
 }
 
 // matA is op(A) as the driver sees it: something that packs a block of
 // itself into MR-row micro-panels.
 type matA interface {
 	// packA writes rows [i0, i0+mc) and columns [p0, p0+kc) of op(A) to dst
-	// as ceil(mc/MR) micro-panels of kc columns of MR values, zero-padding
+	// as ceil(mc/mr) micro-panels of kc columns of mr values, zero-padding
 	// the rows past mc.
-	packA(dst []float32, i0, mc, p0, kc int)
+	packA(dst []float32, i0, mc, p0, kc, mr int)
 }
 
 // matB is op(B) as the driver sees it. Dense matrices implement it, and so
@@ -51,9 +56,9 @@ type matA interface {
 // has to be materialised.
 type matB interface {
 	// packB writes rows [p0, p0+kc) and columns [j0, j0+nc) of op(B) to dst
-	// as ceil(nc/NR) micro-panels of kc rows of NR values, zero-padding the
+	// as ceil(nc/nr) micro-panels of kc rows of nr values, zero-padding the
 	// columns past nc.
-	packB(dst []float32, p0, kc, j0, nc int)
+	packB(dst []float32, p0, kc, j0, nc, nr int)
 }
 
 // denseA is a row-major matrix A (or A^T when trans) used as the left operand.
@@ -63,13 +68,13 @@ type denseA struct {
 	trans bool
 }
 
-func (a denseA) packA(dst []float32, i0, mc, p0, kc int) {
+func (a denseA) packA(dst []float32, i0, mc, p0, kc, mr int) {
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		panel := dst[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
 		if !a.trans {
-			// op(A)[i, p] = a[i*ld+p]: gather one value from each of MR rows.
-			if rows == mr {
+			// op(A)[i, p] = a[i*ld+p]: gather one value from each of mr rows.
+			if rows == mr && mr == 6 {
 				r0 := a.data[(i0+ir)*a.ld+p0:]
 				r1 := a.data[(i0+ir+1)*a.ld+p0:]
 				r2 := a.data[(i0+ir+2)*a.ld+p0:]
@@ -92,7 +97,7 @@ func (a denseA) packA(dst []float32, i0, mc, p0, kc int) {
 			}
 			continue
 		}
-		// op(A)[i, p] = a[p*ld+i]: MR contiguous values per column p.
+		// op(A)[i, p] = a[p*ld+i]: mr contiguous values per column p.
 		for p := range kc {
 			src := a.data[(p0+p)*a.ld+i0+ir:][:rows]
 			d := panel[p*mr : p*mr+mr]
@@ -109,12 +114,24 @@ type denseB struct {
 	trans bool
 }
 
-func (b denseB) packB(dst []float32, p0, kc, j0, nc int) {
+func (b denseB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		panel := dst[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
 		if !b.trans {
-			// op(B)[p, j] = b[p*ld+j]: NR contiguous values per row p.
+			// op(B)[p, j] = b[p*ld+j]: nr contiguous values per row p.
+			if cols == 16 && nr == 16 {
+				for p := range kc {
+					*(*[16]float32)(panel[p*16:]) = *(*[16]float32)(b.data[(p0+p)*b.ld+j0+jr:])
+				}
+				continue
+			}
+			if cols == 32 && nr == 32 {
+				for p := range kc {
+					*(*[32]float32)(panel[p*32:]) = *(*[32]float32)(b.data[(p0+p)*b.ld+j0+jr:])
+				}
+				continue
+			}
 			for p := range kc {
 				src := b.data[(p0+p)*b.ld+j0+jr:][:cols]
 				d := panel[p*nr : p*nr+nr]
@@ -123,7 +140,7 @@ func (b denseB) packB(dst []float32, p0, kc, j0, nc int) {
 			}
 			continue
 		}
-		// op(B)[p, j] = b[j*ld+p]: scatter each of NR rows of B down a column.
+		// op(B)[p, j] = b[j*ld+p]: scatter each of nr rows of B down a column.
 		if cols < nr {
 			clear(panel)
 		}
@@ -139,12 +156,23 @@ func (b denseB) packB(dst []float32, p0, kc, j0, nc int) {
 // gemmBuffers holds one goroutine's packing space.
 type gemmBuffers struct{ a, b []float32 }
 
-var bufferPool = sync.Pool{New: func() any {
-	return &gemmBuffers{
-		a: make([]float32, roundUp(blocks.mc, mr)*blocks.kc),
-		b: make([]float32, roundUp(blocks.nc, nr)*blocks.kc),
+var bufferPool sync.Pool // *gemmBuffers
+
+// getBuffers returns packing space large enough for the blocking bs.
+func getBuffers(bs gemmBlocks) *gemmBuffers {
+	na, nb := roundUp(bs.mc, bs.mr)*bs.kc, roundUp(bs.nc, bs.nr)*bs.kc
+	buf, _ := bufferPool.Get().(*gemmBuffers)
+	if buf == nil {
+		buf = &gemmBuffers{}
 	}
-}}
+	if len(buf.a) < na {
+		buf.a = make([]float32, na)
+	}
+	if len(buf.b) < nb {
+		buf.b = make([]float32, nb)
+	}
+	return buf
+}
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
@@ -170,6 +198,8 @@ func gemm(m, n, k int, alpha float32, a matA, b matB, beta float32, c []float32,
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
+	bs := currentBlocks()
+	mr, nr := bs.mr, bs.nr
 	if threads > 1 && m*n*k >= parallelFlops {
 		// Split the dimension with more tiles, in whole tiles.
 		tilesM, tilesN := (m+mr-1)/mr, (n+nr-1)/nr
@@ -182,7 +212,7 @@ func gemm(m, n, k int, alpha float32, a matA, b matB, beta float32, c []float32,
 		threads = 1
 	}
 	if threads == 1 {
-		gemmSerial(0, m, 0, n, k, alpha, a, b, beta, c, ldc)
+		gemmSerial(bs, 0, m, 0, n, k, alpha, a, b, beta, c, ldc)
 		return
 	}
 	var wg sync.WaitGroup
@@ -197,39 +227,39 @@ func gemm(m, n, k int, alpha float32, a matA, b matB, beta float32, c []float32,
 		if i0 == i1 || j0 == j1 {
 			continue
 		}
-		wg.Go(func() { gemmSerial(i0, i1, j0, j1, k, alpha, a, b, beta, c, ldc) })
+		wg.Go(func() { gemmSerial(bs, i0, i1, j0, j1, k, alpha, a, b, beta, c, ldc) })
 	}
 	wg.Wait()
 }
 
 // gemmSerial runs the BLIS loop nest for the block C[i0:i1, j0:j1].
-func gemmSerial(i0, i1, j0, j1, k int, alpha float32, a matA, b matB, beta float32, c []float32, ldc int) {
-	buf := bufferPool.Get().(*gemmBuffers)
+func gemmSerial(bs gemmBlocks, i0, i1, j0, j1, k int, alpha float32, a matA, b matB, beta float32, c []float32, ldc int) {
+	buf := getBuffers(bs)
 	defer bufferPool.Put(buf)
-	bs := blocks
 	for jc := j0; jc < j1; jc += bs.nc {
 		nc := min(bs.nc, j1-jc)
 		for pc := 0; pc < k; pc += bs.kc {
 			kc := min(bs.kc, k-pc)
-			b.packB(buf.b, pc, kc, jc, nc)
+			b.packB(buf.b, pc, kc, jc, nc, bs.nr)
 			bt := beta
 			if pc > 0 {
 				bt = 1
 			}
 			for ic := i0; ic < i1; ic += bs.mc {
 				mc := min(bs.mc, i1-ic)
-				a.packA(buf.a, ic, mc, pc, kc)
-				macroKernel(mc, nc, kc, alpha, buf.a, buf.b, bt, c[ic*ldc+jc:], ldc)
+				a.packA(buf.a, ic, mc, pc, kc, bs.mr)
+				macroKernel(bs.mr, bs.nr, mc, nc, kc, alpha, buf.a, buf.b, bt, c[ic*ldc+jc:], ldc)
 			}
 		}
 	}
 }
 
 // macroKernel multiplies a packed mc x kc block of A by a packed kc x nc
-// panel of B into C (which starts at the block's corner). Full tiles go
-// straight to the micro-kernel; edge tiles go through a scratch tile.
-func macroKernel(mc, nc, kc int, alpha float32, ap, bp []float32, beta float32, c []float32, ldc int) {
-	var tile [mr * nr]float32
+// panel of B into C (which starts at the block's corner) with the mr x nr
+// micro-kernel in use. Full tiles go straight to the micro-kernel; edge tiles
+// go through a scratch tile.
+func macroKernel(mr, nr, mc, nc, kc int, alpha float32, ap, bp []float32, beta float32, c []float32, ldc int) {
+	var tile [asm.MaxMR * asm.MaxNR]float32
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		bpanel := bp[(jr/nr)*kc*nr:]
@@ -237,10 +267,10 @@ func macroKernel(mc, nc, kc int, alpha float32, ap, bp []float32, beta float32, 
 			rows := min(mr, mc-ir)
 			apanel := ap[(ir/mr)*kc*mr:]
 			if rows == mr && cols == nr {
-				asm.SgemmKernel6x16(kc, apanel, bpanel, c[ir*ldc+jr:], ldc, alpha, beta)
+				asm.SgemmKernel(kc, apanel, bpanel, c[ir*ldc+jr:], ldc, alpha, beta)
 				continue
 			}
-			asm.SgemmKernel6x16(kc, apanel, bpanel, tile[:], nr, alpha, 0)
+			asm.SgemmKernel(kc, apanel, bpanel, tile[:], nr, alpha, 0)
 			for i := range rows {
 				dst := c[(ir+i)*ldc+jr:][:cols]
 				src := tile[i*nr:][:cols]

@@ -4,22 +4,24 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/halo-ml/halo/asm"
 )
 
-// forEachImpl runs f with the assembly kernels and with their pure-Go twins.
+// forEachImpl runs f with each kernel family (AVX-512, AVX2, pure Go),
+// reporting the ones this CPU lacks as skipped.
 func forEachImpl(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, impl := range []string{"avx2fma", "generic"} {
+	for _, impl := range []string{asm.ImplAVX512, asm.ImplAVX2FMA, asm.ImplGeneric} {
 		t.Run(impl, func(t *testing.T) {
-			was := asm.SetGeneric(impl == "generic")
-			t.Cleanup(func() { asm.SetGeneric(was) })
-			if asm.Impl() != impl {
+			if !slices.Contains(asm.Impls(), impl) {
 				t.Skipf("%s kernels not available: %s", impl, asm.Why())
 			}
+			was := asm.SetImpl(impl)
+			t.Cleanup(func() { asm.SetImpl(was) })
 			f(t)
 		})
 	}
@@ -109,6 +111,7 @@ func runGemmCase(t *testing.T, r *rand.Rand, tc gemmCase, threads int) {
 func TestSgemmSmallShapes(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(7, 7))
+		mr, nr := asm.KernelShape()
 		scalars := []float32{0, 1, -1.25}
 		for m := 0; m <= 2*mr; m++ {
 			for n := 0; n <= 2*nr; n++ {
@@ -148,14 +151,14 @@ func TestSgemmLarge(t *testing.T) {
 		t.Skip("large shapes are slow against the float64 reference")
 	}
 	r := rand.New(rand.NewPCG(9, 9))
-	bs := blocks
-	shapes := []gemmCase{
-		{m: bs.mc + 7, n: 2*nr + 5, k: bs.kc + 13, alpha: 1, beta: 0},
-		{transA: true, m: 2*bs.mc + 1, n: 41, k: 2*bs.kc + 1, alpha: -0.5, beta: 1},
-		{transB: true, m: 13, n: bs.nc + 19, k: 37, alpha: 1, beta: 0.5},
-		{transA: true, transB: true, m: 101, n: 203, k: bs.kc - 1, alpha: 2, beta: 0, padA: 3, padB: 5, padC: 1},
-	}
 	forEachImpl(t, func(t *testing.T) {
+		bs := currentBlocks()
+		shapes := []gemmCase{
+			{m: bs.mc + 7, n: 2*bs.nr + 5, k: bs.kc + 13, alpha: 1, beta: 0},
+			{transA: true, m: 2*bs.mc + 1, n: 41, k: 2*bs.kc + 1, alpha: -0.5, beta: 1},
+			{transB: true, m: 13, n: bs.nc + 19, k: 37, alpha: 1, beta: 0.5},
+			{transA: true, transB: true, m: 101, n: 203, k: bs.kc - 1, alpha: 2, beta: 0, padA: 3, padB: 5, padC: 1},
+		}
 		for _, tc := range shapes {
 			for _, threads := range []int{1, 2, 3, 5} {
 				runGemmCase(t, r, tc, threads)
@@ -231,13 +234,16 @@ func TestSgemmPanicsNameShapes(t *testing.T) {
 }
 
 func TestChooseBlocks(t *testing.T) {
-	for _, tc := range []struct{ l1, l2 int }{{-1, -1}, {32 << 10, 256 << 10}, {48 << 10, 2 << 20}, {1 << 20, 64 << 20}} {
-		bs := chooseBlocks(tc.l1, tc.l2)
-		if bs.kc < 128 || bs.kc%16 != 0 || bs.mc%mr != 0 || bs.mc < mr || bs.nc%nr != 0 {
-			t.Errorf("chooseBlocks(%d, %d) = %+v: not aligned to the tile", tc.l1, tc.l2, bs)
-		}
-		if (bs.kc*(mr+nr))*4 > max(tc.l1, 32<<10) {
-			t.Errorf("chooseBlocks(%d, %d) = %+v: micro-panels overflow L1", tc.l1, tc.l2, bs)
+	for _, shape := range [][2]int{{6, 16}, {12, 32}} {
+		mr, nr := shape[0], shape[1]
+		for _, tc := range []struct{ l1, l2 int }{{-1, -1}, {32 << 10, 256 << 10}, {48 << 10, 2 << 20}, {1 << 20, 64 << 20}} {
+			bs := chooseBlocks(mr, nr, tc.l1, tc.l2)
+			if bs.kc < 128 || bs.kc%16 != 0 || bs.mc%mr != 0 || bs.mc < mr || bs.nc%nr != 0 || bs.mr != mr || bs.nr != nr {
+				t.Errorf("chooseBlocks(%d, %d, %d, %d) = %+v: not aligned to the tile", mr, nr, tc.l1, tc.l2, bs)
+			}
+			if mr == 6 && (bs.kc*(mr+nr))*4 > max(tc.l1, 32<<10) {
+				t.Errorf("chooseBlocks(%d, %d, %d, %d) = %+v: micro-panels overflow L1", mr, nr, tc.l1, tc.l2, bs)
+			}
 		}
 	}
 }
