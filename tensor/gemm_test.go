@@ -241,7 +241,7 @@ func TestChooseBlocks(t *testing.T) {
 			if bs.kc < 128 || bs.kc%16 != 0 || bs.mc%mr != 0 || bs.mc < mr || bs.nc%nr != 0 || bs.mr != mr || bs.nr != nr {
 				t.Errorf("chooseBlocks(%d, %d, %d, %d) = %+v: not aligned to the tile", mr, nr, tc.l1, tc.l2, bs)
 			}
-			if mr == 6 && (bs.kc*(mr+nr))*4 > max(tc.l1, 32<<10) {
+			if bs.kc*(mr+nr)*4 > max(tc.l1, 32<<10) {
 				t.Errorf("chooseBlocks(%d, %d, %d, %d) = %+v: micro-panels overflow L1", mr, nr, tc.l1, tc.l2, bs)
 			}
 		}
