@@ -121,4 +121,3 @@ func KernelShape() (mr, nr int) {
 	}
 	return MR, NR
 }
-

@@ -1,5 +1,7 @@
 package asm
 
+import "unsafe"
+
 // MR and NR are the rows and columns of the C tile of the 6x16 SGEMM
 // micro-kernel (AVX2 and generic); MaxMR and MaxNR bound every kernel's tile
 // (the AVX-512 kernel's is 12x32). KernelShape gives the one in use.
@@ -65,32 +67,42 @@ func sgemmKernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) 
 
 // sgemmKernelGenericShape is the micro-kernel for any tile of at most
 // MaxMR x MaxNR with mr even and nr a multiple of 4. It walks the tile in
-// 2x4 register blocks, which the Go compiler keeps in registers.
+// 2x4 blocks, whose eight accumulators, two A and four B values fit the
+// registers the Go compiler has for floats; the panels are walked with
+// pointer arithmetic after one bounds check, since a checked index per load
+// costs a quarter of the speed here.
 func sgemmKernelGenericShape(MR, NR, k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	var acc [MaxMR * MaxNR]float32
-	a = a[:k*MR]
-	b = b[:k*NR]
-	for i := 0; i < MR; i += 2 {
-		for j := 0; j < NR; j += 4 {
-			var c00, c01, c02, c03, c10, c11, c12, c13 float32
-			for p := 0; p < k; p++ {
-				ap := a[p*MR+i : p*MR+i+2 : p*MR+i+2]
-				bp := b[p*NR+j : p*NR+j+4 : p*NR+j+4]
-				a0, a1 := ap[0], ap[1]
-				b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
-				c00 += a0 * b0
-				c01 += a0 * b1
-				c02 += a0 * b2
-				c03 += a0 * b3
-				c10 += a1 * b0
-				c11 += a1 * b1
-				c12 += a1 * b2
-				c13 += a1 * b3
+	if k > 0 {
+		_ = a[k*MR-1]
+		_ = b[k*NR-1]
+		sa, sb := uintptr(MR*4), uintptr(NR*4)
+		for i := 0; i < MR; i += 2 {
+			for j := 0; j < NR; j += 4 {
+				var c00, c01, c02, c03, c10, c11, c12, c13 float32
+				pa := unsafe.Pointer(&a[i])
+				pb := unsafe.Pointer(&b[j])
+				for range k {
+					av := (*[2]float32)(pa)
+					bv := (*[4]float32)(pb)
+					a0, a1 := av[0], av[1]
+					b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+					c00 += a0 * b0
+					c01 += a0 * b1
+					c02 += a0 * b2
+					c03 += a0 * b3
+					c10 += a1 * b0
+					c11 += a1 * b1
+					c12 += a1 * b2
+					c13 += a1 * b3
+					pa = unsafe.Add(pa, sa)
+					pb = unsafe.Add(pb, sb)
+				}
+				r0 := acc[i*NR+j : i*NR+j+4 : i*NR+j+4]
+				r1 := acc[(i+1)*NR+j : (i+1)*NR+j+4 : (i+1)*NR+j+4]
+				r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
+				r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
 			}
-			r0 := acc[i*NR+j : i*NR+j+4 : i*NR+j+4]
-			r1 := acc[(i+1)*NR+j : (i+1)*NR+j+4 : (i+1)*NR+j+4]
-			r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
-			r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
 		}
 	}
 	for i := 0; i < MR; i++ {
