@@ -15,13 +15,22 @@ import (
 // errHelp is returned by a command whose flags asked for help; it exits 0.
 var errHelp = errors.New("help requested")
 
-// parseFlags parses args with fs, printing help to stdout on -help.
+// parseFlags parses args with fs: help goes to stdout (once), flag errors
+// and the usage after them to stderr.
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return errHelp
+		}
+	}
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
 			return errHelp
 		}
 		return err
@@ -38,6 +47,12 @@ func init() {
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: halo info")
+		fmt.Fprintln(fs.Output())
+		fmt.Fprintln(fs.Output(), "Prints the Go runtime, the CPU kernel family chosen and why (HALO_CPU),")
+		fmt.Fprintln(fs.Output(), "the SGEMM tile, and the compute backend chosen and why (HALO_BACKEND).")
+	}
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
