@@ -54,7 +54,10 @@
 //     beyond the float64 range become ±Inf, and ExpChecked reports that
 //     (and non-finite input) as an error. Since ||exp(H)|| <= e^||H||, no
 //     Inf appears for ||H||_1 < 709; beyond about 1e18 the rounding of H
-//     itself can move eigenvalues past the exponent range.
+//     itself can move eigenvalues past the exponent range, and when the
+//     nonzero entries of H span more than about 2^900 the scaling that
+//     brings H into range flushes the smallest ones to zero, so the result
+//     is that of a nearby matrix, not necessarily near exp(H).
 //
 // Measured against mpmath references (testdata/symplectic): relative errors
 // of 1e-16 to a few 1e-16 for ||H|| <= 1, about 1e-13 for rotations of norm

@@ -35,6 +35,8 @@ type Workspace struct {
 
 	evals, syevWork []float64 // project: eigenvalues and the eigen-solver's workspace
 
+	powScale, tanScale [4]float64 // lincomb: factors for X, X², X³, X⁶ and their tangents
+
 	tri             int       // fixTriangular: 0, or 1 (upper) / 2 (lower) triangular input
 	triDiag, triOff []float64 // its diagonal and first off-diagonal
 
@@ -52,6 +54,7 @@ func NewWorkspace(n int) *Workspace {
 		panic(fmt.Sprintf("symplectic: NewWorkspace: size %d < 1", n))
 	}
 	w := &Workspace{n: n}
+	w.setScale(0)
 	buf := make([]float64, 9*n*n)
 	for _, p := range []*[]float64{&w.x, &w.a2, &w.a3, &w.a6, &w.t1, &w.t2, &w.t3, &w.f, &w.g} {
 		*p, buf = buf[:n*n:n*n], buf[n*n:]
@@ -211,7 +214,7 @@ func (w *Workspace) expBlocks(dst []float64) bool {
 	}
 	count := n
 	x := w.x
-	for i := 0; i < n; i++ {
+	for i := 0; i < n && count > 1; i++ {
 		for j := i + 1; j < n; j++ {
 			if x[i*n+j] != 0 || x[j*n+i] != 0 {
 				if a, b := find(i), find(j); a != b {
@@ -269,12 +272,17 @@ func (w *Workspace) expBlocks(dst []float64) bool {
 // finish writes src·2^e into dst and reports overflow.
 func (w *Workspace) finish(dst, src []float64, e int, what string) error {
 	inf := -1
-	for i, v := range src {
-		r := math.Ldexp(v, e)
-		if inf < 0 && math.IsInf(r, 0) {
-			inf = i
+	if e == 0 {
+		copy(dst, src)
+		inf = firstNonFinite(dst)
+	} else {
+		for i, v := range src {
+			r := math.Ldexp(v, e)
+			if inf < 0 && math.IsInf(r, 0) {
+				inf = i
+			}
+			dst[i] = r
 		}
-		dst[i] = r
 	}
 	if inf >= 0 {
 		return fmt.Errorf("%w: %s[%d,%d] = %v", ErrOverflow, what, inf/w.n, inf%w.n, dst[inf])
@@ -360,6 +368,13 @@ func (w *Workspace) powers(m int) {
 // G = T_m(X) - I into w.f (and its tangent into w.df) and reports whether
 // the result is finite.
 func (w *Workspace) evaluate(m, k int) bool {
+	if m == 18 && k > -1000/6 && k < 1000/6 {
+		// In the degree-18 scheme X and its powers enter only through
+		// linear combinations: scale their coefficients (exact).
+		w.setScale(k)
+		defer w.setScale(0)
+		k = 0
+	}
 	if k != 0 {
 		scalePow2(w.x, k)
 		if m >= 2 {
@@ -390,6 +405,15 @@ func (w *Workspace) evaluate(m, k int) bool {
 		w.taylor18()
 	}
 	return firstNonFinite(w.f) < 0 && (!w.tangent || firstNonFinite(w.df) < 0)
+}
+
+// setScale makes lincomb treat X^p as scaled by 2^(p k) (its tangent by
+// 2^((p-1) k)).
+func (w *Workspace) setScale(k int) {
+	for i, p := range [...]int{1, 2, 3, 6} {
+		w.powScale[i] = math.Ldexp(1, p*k)
+		w.tanScale[i] = math.Ldexp(1, (p-1)*k)
+	}
 }
 
 func (w *Workspace) scaleTangent(d []float64, k int) {
@@ -518,15 +542,18 @@ func (w *Workspace) addScaled(dst []float64, c float64, src []float64) {
 // lincomb sets dst = cI I + c1 X + c2 A2 + c3 A3 + c6 A6 (+ plus when not
 // nil), and the same combination of the tangents without the identity.
 // Terms with a zero coefficient are not read, so unused slots may hold
-// anything.
+// anything. The coefficients are multiplied by w.powScale (w.tanScale for
+// the tangents): the scaling 2^k of X is applied to the coefficients, which
+// is exact, instead of to the matrices.
 func (w *Workspace) lincomb(dst []float64, cI, c1, c2, c3, c6 float64, plus []float64) {
-	combine(dst, w.n, cI, c1, w.x, c2, w.a2, c3, w.a3, c6, w.a6, plus)
+	v, d := &w.powScale, &w.tanScale
+	combine(dst, w.n, cI, c1*v[0], w.x, c2*v[1], w.a2, c3*v[2], w.a3, c6*v[3], w.a6, plus)
 	if w.tangent {
 		var dplus []float64
 		if plus != nil {
 			dplus = w.tangentOf(plus)
 		}
-		combine(w.tangentOf(dst), w.n, 0, c1, w.dx, c2, w.da2, c3, w.da3, c6, w.da6, dplus)
+		combine(w.tangentOf(dst), w.n, 0, c1*d[0], w.dx, c2*d[1], w.da2, c3*d[2], w.da3, c6*d[3], w.da6, dplus)
 	}
 }
 
@@ -556,15 +583,55 @@ func (w *Workspace) tangentOf(v []float64) []float64 {
 }
 
 func combine(dst []float64, n int, cI, c1 float64, x []float64, c2 float64, a2 []float64, c3 float64, a3 []float64, c6 float64, a6 []float64, plus []float64) {
-	if plus != nil {
-		copy(dst, plus)
-	} else {
-		clear(dst)
+	// One pass over dst with the terms whose coefficient is not zero.
+	var cs [5]float64
+	var ms [5][]float64
+	k := 0
+	for _, t := range [...]struct {
+		c float64
+		m []float64
+	}{{c1, x}, {c2, a2}, {c3, a3}, {c6, a6}} {
+		if t.c != 0 {
+			cs[k], ms[k] = t.c, t.m[:len(dst)]
+			k++
+		}
 	}
-	axpy(c1, x, dst)
-	axpy(c2, a2, dst)
-	axpy(c3, a3, dst)
-	axpy(c6, a6, dst)
+	if plus != nil {
+		cs[k], ms[k] = 1, plus[:len(dst)]
+		k++
+	}
+	// Re-slicing every operand to len(dst) lets the compiler drop the
+	// bounds checks in the loops.
+	l := len(dst)
+	switch k {
+	case 0:
+		clear(dst)
+	case 1:
+		c0, m0 := cs[0], ms[0][:l]
+		for i := range dst {
+			dst[i] = c0 * m0[i]
+		}
+	case 2:
+		c0, m0, c1, m1 := cs[0], ms[0][:l], cs[1], ms[1][:l]
+		for i := range dst {
+			dst[i] = c0*m0[i] + c1*m1[i]
+		}
+	case 3:
+		c0, m0, c1, m1, c2, m2 := cs[0], ms[0][:l], cs[1], ms[1][:l], cs[2], ms[2][:l]
+		for i := range dst {
+			dst[i] = c0*m0[i] + c1*m1[i] + c2*m2[i]
+		}
+	case 4:
+		c0, m0, c1, m1, c2, m2, c3, m3 := cs[0], ms[0][:l], cs[1], ms[1][:l], cs[2], ms[2][:l], cs[3], ms[3][:l]
+		for i := range dst {
+			dst[i] = c0*m0[i] + c1*m1[i] + c2*m2[i] + c3*m3[i]
+		}
+	default:
+		c0, m0, c1, m1, c2, m2, c3, m3, c4, m4 := cs[0], ms[0][:l], cs[1], ms[1][:l], cs[2], ms[2][:l], cs[3], ms[3][:l], cs[4], ms[4][:l]
+		for i := range dst {
+			dst[i] = c0*m0[i] + c1*m1[i] + c2*m2[i] + c3*m3[i] + c4*m4[i]
+		}
+	}
 	if cI != 0 {
 		for i := 0; i < n; i++ {
 			dst[i*n+i] += cI
@@ -621,14 +688,14 @@ func (w *Workspace) square(s, k, eL int) (eF, eLout int) {
 			if expm1 {
 				axpy(2, w.df, w.dg)
 			}
-			eL = clampExp(eL + eF + normalizeIfFar(w.dg))
+			eL = clampExp(eL + eF + normalizeIfFar(w.dg, eL != 0))
 			w.df, w.dg = w.dg, w.df
 		}
 		gemm(n, n, n, w.f, n, w.f, n, w.g, n, false)
 		if expm1 {
 			axpy(2, w.f, w.g)
 		} else {
-			eF = clampExp(2*eF + normalizeIfFar(w.g))
+			eF = clampExp(2*eF + normalizeIfFar(w.g, eF != 0))
 		}
 		w.f, w.g = w.g, w.f
 		if eF == 0 {
@@ -697,23 +764,42 @@ func (w *Workspace) fixTriangular(k int, expm1 bool) {
 	}
 	n := w.n
 	f := w.f
+	// Exact values that leave the plain range (beyond 2^400) are left to
+	// the squarings and their exponent bookkeeping, and so are all later
+	// ones.
+	ok := func(v float64) bool {
+		if math.Abs(v) <= 0x1p400 {
+			return true
+		}
+		w.tri = 0
+		return false
+	}
 	for i := 0; i < n; i++ {
 		li := math.Ldexp(w.triDiag[i], k)
+		v := math.Exp(li)
 		if expm1 {
-			f[i*n+i] = math.Expm1(li)
-		} else {
-			f[i*n+i] = math.Exp(li)
+			v = math.Expm1(li)
 		}
+		if !ok(v) {
+			return
+		}
+		f[i*n+i] = v
 		if i+1 == n {
 			break
 		}
 		lj := math.Ldexp(w.triDiag[i+1], k)
 		o := math.Ldexp(w.triOff[i], k)
 		if w.tri == 1 {
-			if _, f12, _, _, ok := exp2(li, o, 0, lj); ok {
+			if _, f12, _, _, good := exp2(li, o, 0, lj); good {
+				if !ok(f12) {
+					return
+				}
 				f[i*n+i+1] = f12
 			}
-		} else if _, _, f21, _, ok := exp2(li, 0, o, lj); ok {
+		} else if _, _, f21, _, good := exp2(li, 0, o, lj); good {
+			if !ok(f21) {
+				return
+			}
 			f[(i+1)*n+i] = f21
 		}
 	}
@@ -744,13 +830,21 @@ func clampExp(e int) int {
 }
 
 // normalizeIfFar rescales m by a power of two when its largest entry leaves
-// [2^-400, 2^400] and returns the exponent k with old m = new m·2^k.
-func normalizeIfFar(m []float64) int {
+// [2^-400, 2^400], or always when scaled is set (a matrix already carried
+// with an exponent), and returns the exponent k with old m = new m·2^k. The
+// largest entry is put near 2^500, not 1: the next squaring doubles every
+// entry's binary exponent, and centring the range keeps entries down to
+// 2^-1000 of the largest from underflowing in the product (and the largest
+// from overflowing).
+func normalizeIfFar(m []float64, scaled bool) int {
 	a := maxAbs(m)
-	if a == 0 || (a >= 0x1p-400 && a <= 0x1p400) {
+	if a == 0 || !scaled && a >= 0x1p-400 && a <= 0x1p400 {
 		return 0
 	}
-	return normalize(m)
+	_, k := math.Frexp(a)
+	k -= 500
+	scalePow2(m, -k)
+	return k
 }
 
 // normalize scales m by a power of two so its largest entry lies in
@@ -783,30 +877,45 @@ func scalePow2(m []float64, k int) {
 	}
 }
 
+// maxAbs returns the largest magnitude in m (finite entries).
 func maxAbs(m []float64) float64 {
-	var a float64
+	var hi, lo float64
 	for _, v := range m {
-		a = max(a, math.Abs(v))
+		if v > hi {
+			hi = v
+		}
+		if v < lo {
+			lo = v
+		}
 	}
-	return a
+	return max(hi, -lo)
 }
 
 // norm1 is the 1-norm (largest column sum of magnitudes) of an n×n matrix.
+// The column sums are accumulated row by row, in memory order, in blocks of
+// 16 columns held in registers.
 func norm1(m []float64, n int) float64 {
 	var best float64
-	for j := 0; j < n; j++ {
-		var s float64
+	var sums [16]float64
+	for j0 := 0; j0 < n; j0 += len(sums) {
+		w := min(len(sums), n-j0)
+		clear(sums[:])
 		for i := 0; i < n; i++ {
-			s += math.Abs(m[i*n+j])
+			row := m[i*n+j0 : i*n+j0+w]
+			for j, v := range row {
+				sums[j] += math.Abs(v)
+			}
 		}
-		best = max(best, s)
+		for _, s := range sums[:w] {
+			best = max(best, s)
+		}
 	}
 	return best
 }
 
 func firstNonFinite(m []float64) int {
 	for i, v := range m {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if v-v != 0 { // NaN for ±Inf and NaN, 0 otherwise
 			return i
 		}
 	}
