@@ -180,8 +180,9 @@ func BenchmarkIm2colPack(b *testing.B) {
 // BenchmarkConvPlans times forward+backward of the cheaper HALO layers
 // under other choices of the driver, against "default" in the same run:
 // the column matrix materialised block by block rather than packed from
-// the images, one image per GEMM rather than several side by side, wider
-// GEMMs, no source tables, and smaller column blocks for col2im.
+// the images, one image per GEMM rather than several side by side,
+// narrower or wider GEMMs, no source tables, and smaller column blocks for
+// col2im.
 func BenchmarkConvPlans(b *testing.B) {
 	type variant struct {
 		name string
@@ -191,12 +192,13 @@ func BenchmarkConvPlans(b *testing.B) {
 		{"default", func() {}},
 		{"materialised", func() { convFused = false }},
 		{"per-image", func() { convMinCols = 1 }},
-		{"cols=2048", func() { convMinCols = 2048 }},
+		{"cols=512", func() { convMinCols = 512 }},
+		{"cols=4096", func() { convMinCols = 4096 }},
 		{"no-table", func() { convTableMaxW = 0 }},
 		{"block=256K", func() { convBlockFloats = 1 << 18 }},
 	}
 	for _, l := range haloConvLayers() {
-		if l.arch == "sprites" && l.g.ColCols()/l.g.N > 256 {
+		if l.arch == "sprites" && l.g.ColCols()/l.g.N > 64 {
 			continue // the large sprites layers take seconds each
 		}
 		g := l.g

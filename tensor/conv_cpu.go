@@ -10,8 +10,11 @@ import (
 var (
 	// convMinCols is the least number of column-matrix columns one GEMM
 	// should see: images whose column side is smaller than this are put side
-	// by side so that the GEMM's n is not a handful of pixels.
-	convMinCols = 512
+	// by side so that the GEMM's n is not a handful of pixels, and is wide
+	// enough for the GEMM to split it (not the weights) between goroutines,
+	// so that each packs only its own part of the column matrix
+	// (BenchmarkConvPlans).
+	convMinCols = 2048
 	// convBlockFloats bounds one block of the column matrix (rows x columns
 	// of the images in flight), so it stays in cache between im2col and GEMM.
 	convBlockFloats = 1 << 20

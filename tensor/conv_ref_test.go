@@ -188,10 +188,11 @@ func randGeom(r *rand.Rand, transposed bool) ConvGeom {
 }
 
 // withPlan runs f under several cuts of the batch and the column matrix:
-// the default, one image per GEMM, all images in one GEMM, blocks of a
-// single kernel's rows, and the column matrix materialised rather than
-// packed straight from the images.
-func withPlan(t *testing.T, f func(t *testing.T)) {
+// the default, one image per GEMM, two, all images in one GEMM, blocks of a
+// single kernel's rows, packing from runs of pixels or from a table, and
+// the column matrix materialised rather than packed from the images.
+func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
+	pair := 2 * g.colH() * g.colW() // two images per GEMM; odd batches end with one
 	oldCols, oldBlock, oldPar, oldFused, oldTab := convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW
 	defer func() {
 		convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW = oldCols, oldBlock, oldPar, oldFused, oldTab
@@ -206,6 +207,9 @@ func withPlan(t *testing.T, f func(t *testing.T)) {
 		{"per-image/table", 1, oldBlock, oldPar, 1 << 30, true},
 		{"all-images/runs", 1 << 30, oldBlock, 1, 0, true},
 		{"all-images/table", 1 << 30, oldBlock, 1, 1 << 30, true},
+		{"two-images/runs", pair, oldBlock, 1, 0, true},
+		{"two-images/table", pair, oldBlock, 1, 1 << 30, true},
+		{"two-images/materialised", pair, 1, 1, 1 << 30, false},
 		{"row-blocks", 1 << 30, 1, 1, oldTab, true},
 		{"materialised/per-image", 1, oldBlock, 1, oldTab, false},
 		{"materialised/row-blocks", 1 << 30, 1, 1, oldTab, false},
@@ -227,7 +231,7 @@ func checkAgainstRef(t *testing.T, g ConvGeom, r *rand.Rand, tol float64) {
 	wantY := refForward(g, x, w, bias)
 	wantDx, wantDw, wantDb := refBackward(g, dy, x, w)
 	sc := newRefScale(g, x, w, bias, dy)
-	withPlan(t, func(t *testing.T) {
+	withPlan(t, g, func(t *testing.T) {
 		y := make([]float32, g.OutLen())
 		for i := range y {
 			y[i] = float32(math.NaN()) // overwritten, never read
@@ -369,7 +373,7 @@ func TestConvBackwardAccumulates(t *testing.T) {
 		dy := randF32(r, g.OutLen())
 		wantDx, wantDw, wantDb := refBackward(g, dy, x, w)
 		sc := newRefScale(g, x, w, nil, dy)
-		withPlan(t, func(t *testing.T) {
+		withPlan(t, g, func(t *testing.T) {
 			dx := randF32(r, g.InLen())
 			dw := randF32(r, g.WeightLen())
 			db := randF32(r, g.OutC)
