@@ -105,7 +105,10 @@ func (w *Workspace) Exp(dst, h []float64) error {
 
 // ExpFrechet sets l = L(h, e), the Fréchet derivative of the exponential at
 // h in the direction e (the derivative of exp(h + t e) at t = 0), and, when
-// exp is not nil, exp = exp(h) (the same values Exp gives), sharing the work.
+// exp is not nil, exp = exp(h), sharing the work. The exponential is Exp's,
+// bit for bit, unless the derivative's intermediates overflow for the
+// scaling Exp uses (L then overflows, or nearly), in which case both are
+// computed with the plain 1-norm scaling.
 // Outputs may share memory with inputs but not with each other. Errors are
 // as for Exp, for both inputs and both outputs.
 func (w *Workspace) ExpFrechet(exp, l, h, e []float64) error {
