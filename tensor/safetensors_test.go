@@ -103,7 +103,11 @@ func TestWriteSafetensorsSpec(t *testing.T) {
 		json.Unmarshal(v, &e)
 		ents = append(ents, e)
 	}
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Offsets[0] < ents[j].Offsets[0] })
+	// Empty tensors share their start with the next one: order by end too.
+	sort.Slice(ents, func(i, j int) bool {
+		a, b := ents[i].Offsets, ents[j].Offsets
+		return a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
+	})
 	var pos int64
 	for _, e := range ents {
 		if e.Offsets[0] != pos {
