@@ -34,10 +34,11 @@ const (
 	MapLog                    // y = log(x)
 	MapSqrt                   // y = sqrt(x)
 	MapAbs                    // y = |x|
+	MapPow                    // y = x^alpha (math.Pow semantics)
 	mapOpCount
 )
 
-var mapOpNames = [...]string{"copy", "neg", "scale", "add_scalar", "square", "relu", "leaky_relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs"}
+var mapOpNames = [...]string{"copy", "neg", "scale", "add_scalar", "square", "relu", "leaky_relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "pow"}
 
 func (op MapOp) String() string {
 	if op >= 0 && op < mapOpCount {

@@ -220,6 +220,11 @@ func mapRange(op MapOp, alpha float32, x, y []float32) {
 		for i, v := range x {
 			y[i] = float32(math.Abs(float64(v)))
 		}
+	case MapPow:
+		a := float64(alpha)
+		for i, v := range x {
+			y[i] = float32(math.Pow(float64(v), a))
+		}
 	default:
 		panic("tensor: cpu Map: unknown op " + op.String())
 	}
@@ -237,7 +242,7 @@ func sigmoid64(x float64) float64 {
 func (cpuBackend) MapBackward(op MapOp, alpha float32, x, y, dy, dx Buffer) {
 	xs, ys, dys, dxs := host("MapBackward", x), host("MapBackward", y), host("MapBackward", dy), host("MapBackward", dx)
 	checkSameLen("MapBackward "+op.String(), dxs, dys)
-	needX := op == MapSquare || op == MapRelu || op == MapLeakyRelu || op == MapLog || op == MapAbs
+	needX := op == MapSquare || op == MapRelu || op == MapLeakyRelu || op == MapLog || op == MapAbs || op == MapPow
 	needY := op == MapTanh || op == MapSigmoid || op == MapExp || op == MapSqrt
 	if needX {
 		checkSameLen("MapBackward "+op.String()+" (x)", dxs, xs)
@@ -304,6 +309,11 @@ func mapBackwardRange(op MapOp, alpha float32, x, y, dy, dx []float32) {
 			default:
 				dx[i] = 0
 			}
+		}
+	case MapPow:
+		a := float64(alpha)
+		for i, g := range dy {
+			dx[i] = float32(float64(g) * a * math.Pow(float64(x[i]), a-1))
 		}
 	default:
 		panic("tensor: cpu MapBackward: unknown op " + op.String())

@@ -7,9 +7,18 @@ import (
 
 // Tensor is a dense float32 array in contiguous row-major order.
 // The zero value is an empty tensor of rank 0 with no elements.
+//
+// A tensor takes part in automatic differentiation when it requires a
+// gradient (a leaf such as a parameter, see SetRequiresGrad) or when a Tape
+// produced it from such tensors; Backward then leaves the gradient of every
+// leaf in Grad.
 type Tensor struct {
 	shape []int
 	data  []float32
+
+	grad         *Tensor
+	requiresGrad bool // a leaf whose gradient Backward accumulates
+	tracked      bool // produced by an op recorded on a tape
 }
 
 // New returns a zeroed tensor of the given shape.
@@ -66,7 +75,28 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 	return &Tensor{shape: s, data: t.data}
 }
 
-// Clone returns a deep copy.
+// SetRequiresGrad marks t as a leaf whose gradient Backward accumulates in
+// Grad (or unmarks it) and returns t.
+func (t *Tensor) SetRequiresGrad(on bool) *Tensor {
+	t.requiresGrad = on
+	return t
+}
+
+// RequiresGrad reports whether t is a leaf that collects a gradient.
+func (t *Tensor) RequiresGrad() bool { return t.requiresGrad }
+
+// Grad returns the gradient accumulated by Backward, nil before the first
+// Backward that reached t or after ZeroGrad.
+func (t *Tensor) Grad() *Tensor { return t.grad }
+
+// ZeroGrad drops the accumulated gradient, so the next Backward starts from
+// zero.
+func (t *Tensor) ZeroGrad() { t.grad = nil }
+
+// needsGrad reports whether gradients flow into t.
+func (t *Tensor) needsGrad() bool { return t != nil && (t.requiresGrad || t.tracked) }
+
+// Clone returns a deep copy of the values, outside any tape.
 func (t *Tensor) Clone() *Tensor {
 	return &Tensor{shape: cloneShape(t.shape), data: append([]float32(nil), t.data...)}
 }

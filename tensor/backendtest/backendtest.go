@@ -279,6 +279,8 @@ var mapCases = []mapCase{
 		}
 		return 0
 	}, normal},
+	{tensor.MapPow, 3, func(x, a float64) float64 { return math.Pow(x, a) }, func(x, a float64) float64 { return a * math.Pow(x, a-1) }, normal},
+	{tensor.MapPow, -0.5, func(x, a float64) float64 { return math.Pow(x, a) }, func(x, a float64) float64 { return a * math.Pow(x, a-1) }, positive},
 }
 
 func testMap(t *testing.T, b tensor.Backend) {

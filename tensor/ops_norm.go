@@ -1,0 +1,60 @@
+package tensor
+
+import "fmt"
+
+// BatchNorm normalises x [N, C], [N, C, L] or [N, C, H, W] per channel as
+// PyTorch's BatchNorm1d/2d, with affine parameters gamma and beta [C] (nil
+// for none). In training it uses the batch statistics and updates runMean
+// and runVar [C] in place (momentum as PyTorch's, unbiased variance); in
+// evaluation it uses them.
+func (tp *Tape) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) *Tensor {
+	if len(x.shape) < 2 || len(x.shape) > 4 {
+		panic(fmt.Sprintf("tensor: BatchNorm: input %s: want [N C], [N C L] or [N C H W]", ShapeString(x.shape)))
+	}
+	c := x.shape[1]
+	for _, p := range []*Tensor{gamma, beta, runMean, runVar} {
+		if p != nil && (len(p.shape) != 1 || p.shape[0] != c) {
+			panic(fmt.Sprintf("tensor: BatchNorm: input %s and per-channel tensor %s: want [%d]", ShapeString(x.shape), ShapeString(p.shape), c))
+		}
+	}
+	if runMean == nil || runVar == nil {
+		panic("tensor: BatchNorm: running mean and variance are required")
+	}
+	args := BatchNormArgs{N: x.shape[0], C: c, HW: len(x.data) / max(x.shape[0]*c, 1), Eps: eps, Training: training, Momentum: momentum}
+	be := tp.Backend()
+	y := New(x.shape...)
+	saveMean, saveInv := New(c), New(c)
+	opt := func(t *Tensor) Buffer {
+		if t == nil {
+			return nil
+		}
+		return hb(t)
+	}
+	be.BatchNorm(args, hb(x), opt(gamma), opt(beta), hb(runMean), hb(runVar), hb(saveMean), hb(saveInv), hb(y))
+	ins := []*Tensor{x}
+	if gamma != nil {
+		ins = append(ins, gamma)
+	}
+	if beta != nil {
+		ins = append(ins, beta)
+	}
+	return tp.done("batch_norm", y, func(g *Tensor) {
+		dx := make([]float32, len(x.data))
+		dg, db := make([]float32, c), make([]float32, c)
+		be.BatchNormBackward(args, hb(x), hb(g), opt(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
+		tp.accumOwned(x, dx)
+		if gamma != nil {
+			tp.accumOwned(gamma, dg)
+		}
+		if beta != nil {
+			tp.accumOwned(beta, db)
+		}
+	}, ins...)
+}
+
+// L2Normalize returns x / (||x|| + eps), the norm taken along axis (kept for
+// broadcasting), as the HALO reference code normalises each subspace.
+func (tp *Tape) L2Normalize(x *Tensor, axis int, eps float32) *Tensor {
+	norm := tp.AddScalar(tp.Sqrt(tp.Sum(tp.Square(x), true, axis)), eps)
+	return tp.Div(x, norm)
+}

@@ -1,0 +1,236 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"os"
+)
+
+// Tape records the differentiable operations of one forward pass in the
+// order they run, so that Backward can walk them in reverse. It is not safe
+// for concurrent use: a pass runs on one goroutine and parallelism stays
+// inside the kernels, which makes results reproducible for a fixed number of
+// threads.
+//
+// Every operation is a method of *Tape. A nil *Tape is valid and records
+// nothing (inference); so does a tape inside NoGrad. Operations run through
+// the tape's Backend.
+//
+// With HALO_CHECK_NAN=1 in the environment (or SetCheckNaN), every op checks
+// its output and the tape remembers the first that produced a NaN or an
+// infinity, with the label set by Scope (e.g. a layer name); NaNError
+// reports it.
+type Tape struct {
+	be       Backend
+	recs     []record
+	noGrad   int
+	label    string
+	checkNaN bool
+	nanErr   error
+}
+
+// record is one recorded op: its output, its inputs and its vector-Jacobian
+// product, which adds the input gradients given the output gradient.
+type record struct {
+	op    string
+	label string
+	out   *Tensor
+	back  func(g *Tensor)
+}
+
+// NewTape returns an empty tape running on the CPU backend.
+func NewTape() *Tape { return NewTapeOn(CPU()) }
+
+// NewTapeOn returns an empty tape whose ops run on backend be.
+func NewTapeOn(be Backend) *Tape {
+	return &Tape{be: be, checkNaN: os.Getenv("HALO_CHECK_NAN") == "1"}
+}
+
+// Backend returns the backend the tape's ops run on (the CPU for a nil tape).
+func (tp *Tape) Backend() Backend {
+	if tp == nil || tp.be == nil {
+		return CPU()
+	}
+	return tp.be
+}
+
+// Len returns the number of ops recorded since the last Backward.
+func (tp *Tape) Len() int {
+	if tp == nil {
+		return 0
+	}
+	return len(tp.recs)
+}
+
+// NoGrad runs f with recording switched off: ops inside compute values only.
+func (tp *Tape) NoGrad(f func()) {
+	if tp == nil {
+		f()
+		return
+	}
+	tp.noGrad++
+	defer func() { tp.noGrad-- }()
+	f()
+}
+
+// Recording reports whether ops are being recorded.
+func (tp *Tape) Recording() bool { return tp != nil && tp.noGrad == 0 }
+
+// Scope sets the label that NaN reports name (for example a layer's name)
+// until the returned function restores the previous one:
+//
+//	defer tp.Scope("enc.conv1")()
+func (tp *Tape) Scope(label string) (restore func()) {
+	if tp == nil {
+		return func() {}
+	}
+	prev := tp.label
+	tp.label = label
+	return func() { tp.label = prev }
+}
+
+// SetCheckNaN switches the check of every op's output for NaN and infinity
+// on or off (HALO_CHECK_NAN=1 switches it on in NewTape).
+func (tp *Tape) SetCheckNaN(on bool) { tp.checkNaN = on }
+
+// NaNError returns the first op that produced a NaN or an infinity while the
+// check was on, or nil.
+func (tp *Tape) NaNError() error {
+	if tp == nil {
+		return nil
+	}
+	return tp.nanErr
+}
+
+// wants reports whether an op with these inputs must be recorded.
+func (tp *Tape) wants(ins ...*Tensor) bool {
+	if !tp.Recording() {
+		return false
+	}
+	for _, t := range ins {
+		if t.needsGrad() {
+			return true
+		}
+	}
+	return false
+}
+
+// done finishes an op: it checks the output when asked to and records the
+// VJP when any input needs a gradient. back is called only with the output's
+// gradient, once, during Backward.
+func (tp *Tape) done(op string, out *Tensor, back func(g *Tensor), ins ...*Tensor) *Tensor {
+	if tp == nil {
+		return out
+	}
+	if tp.checkNaN && tp.nanErr == nil {
+		for i, v := range out.data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				where := ""
+				if tp.label != "" {
+					where = " in " + tp.label
+				}
+				tp.nanErr = fmt.Errorf("tensor: op %d (%s)%s produced %g at element %d of its output %s",
+					len(tp.recs), op, where, v, i, ShapeString(out.shape))
+				break
+			}
+		}
+	}
+	if tp.wants(ins...) {
+		out.tracked = true
+		tp.recs = append(tp.recs, record{op: op, label: tp.label, out: out, back: back})
+	}
+	return out
+}
+
+// Backward computes the gradient of the scalar y (a tensor of one element)
+// with respect to every leaf that requires a gradient and was used to
+// compute y on this tape, adding it to the leaf's Grad. Then it releases the
+// tape: the recorded ops, their saved tensors and the intermediate gradients
+// are dropped, and the tape is empty for the next pass.
+func (tp *Tape) Backward(y *Tensor) {
+	if y.Len() != 1 {
+		panic(fmt.Sprintf("tensor: Backward: output %s is not a scalar; use BackwardWith", ShapeString(y.shape)))
+	}
+	tp.BackwardWith(y, FromSlice([]float32{1}, y.shape...))
+}
+
+// BackwardWith is Backward for a y of any shape, given the gradient dy of
+// some scalar with respect to y (the vector of the vector-Jacobian product).
+func (tp *Tape) BackwardWith(y, dy *Tensor) {
+	if !equalShape(y.shape, dy.shape) {
+		panic(fmt.Sprintf("tensor: BackwardWith: gradient %s for output %s", ShapeString(dy.shape), ShapeString(y.shape)))
+	}
+	if tp == nil {
+		return
+	}
+	defer tp.release()
+	if !y.needsGrad() {
+		return
+	}
+	tp.accum(y, dy.data)
+	for i := len(tp.recs) - 1; i >= 0; i-- {
+		r := &tp.recs[i]
+		if r.out.grad == nil {
+			continue // no path from this op to y
+		}
+		g := r.out.grad
+		if !r.out.requiresGrad {
+			r.out.grad = nil // intermediate: its gradient is consumed here
+		}
+		r.back(g)
+	}
+}
+
+// release forgets the recorded ops so that their tensors can be collected.
+func (tp *Tape) release() {
+	for i := range tp.recs {
+		r := &tp.recs[i]
+		if !r.out.requiresGrad {
+			r.out.grad = nil
+		}
+		r.out.tracked = false
+		*r = record{}
+	}
+	tp.recs = tp.recs[:0]
+}
+
+// accum adds g (the data of a gradient of t's shape) to t's gradient when
+// gradients flow into t. g is copied, never kept.
+func (tp *Tape) accum(t *Tensor, g []float32) {
+	if !t.needsGrad() {
+		return
+	}
+	if len(g) != len(t.data) {
+		panic(fmt.Sprintf("tensor: internal: gradient of %d values for a tensor %s", len(g), ShapeString(t.shape)))
+	}
+	be := tp.Backend()
+	if t.grad == nil {
+		t.grad = New(t.shape...)
+		be.Map(MapCopy, 0, HostBuffer(g), HostBuffer(t.grad.data))
+		return
+	}
+	d := t.grad.data
+	be.Binary(BinaryAdd, HostBuffer(d), t.shape, HostBuffer(g), t.shape, HostBuffer(d), t.shape)
+}
+
+// accumOwned is accum for a gradient buffer that nobody else holds: it is
+// adopted rather than copied when t has no gradient yet.
+func (tp *Tape) accumOwned(t *Tensor, g []float32) {
+	if t.needsGrad() && t.grad == nil {
+		if len(g) != len(t.data) {
+			panic(fmt.Sprintf("tensor: internal: gradient of %d values for a tensor %s", len(g), ShapeString(t.shape)))
+		}
+		t.grad = &Tensor{shape: cloneShape(t.shape), data: g}
+		return
+	}
+	tp.accum(t, g)
+}
+
+// gradBuf returns the gradient of t to accumulate into in place, allocating a
+// zero one first; for kernels that add into their destination.
+func gradBuf(t *Tensor) []float32 {
+	if t.grad == nil {
+		t.grad = New(t.shape...)
+	}
+	return t.grad.data
+}
