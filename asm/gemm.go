@@ -82,9 +82,13 @@ func sgemmKernelGenericShape(MR, NR, k int, a, b, c []float32, ldc int, alpha, b
 				var c00, c01, c02, c03, c10, c11, c12, c13 float32
 				pa := unsafe.Pointer(&a[i])
 				pb := unsafe.Pointer(&b[j])
+				// Offsets, not advanced pointers: a pointer one step past
+				// the last k would leave the panels' memory, which Go's
+				// pointer rules forbid.
+				var oa, ob uintptr
 				for range k {
-					av := (*[2]float32)(pa)
-					bv := (*[4]float32)(pb)
+					av := (*[2]float32)(unsafe.Add(pa, oa))
+					bv := (*[4]float32)(unsafe.Add(pb, ob))
 					a0, a1 := av[0], av[1]
 					b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
 					c00 += a0 * b0
@@ -95,8 +99,8 @@ func sgemmKernelGenericShape(MR, NR, k int, a, b, c []float32, ldc int, alpha, b
 					c11 += a1 * b1
 					c12 += a1 * b2
 					c13 += a1 * b3
-					pa = unsafe.Add(pa, sa)
-					pb = unsafe.Add(pb, sb)
+					oa += sa
+					ob += sb
 				}
 				r0 := acc[i*NR+j : i*NR+j+4 : i*NR+j+4]
 				r1 := acc[(i+1)*NR+j : (i+1)*NR+j+4 : (i+1)*NR+j+4]

@@ -170,11 +170,14 @@ func TestSgemmLarge(t *testing.T) {
 // TestSgemmThreadSplits forces goroutine splits on small shapes, where each
 // part is a few tiles or less.
 func TestSgemmThreadSplits(t *testing.T) {
+	was := parallelFlops
+	parallelFlops = 0
+	t.Cleanup(func() { parallelFlops = was })
 	forEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(10, 10))
 		for _, threads := range []int{2, 3, 4, 7} {
-			for _, mn := range [][2]int{{1, 100}, {100, 1}, {7, 33}, {50, 50}, {13, 17}} {
-				tc := gemmCase{m: mn[0], n: mn[1], k: 65, alpha: 1, beta: 1, transA: threads%2 == 0}
+			for _, mn := range [][2]int{{1, 100}, {100, 1}, {7, 33}, {50, 50}, {13, 17}, {300, 40}, {40, 300}} {
+				tc := gemmCase{m: mn[0], n: mn[1], k: 65 + threads*100, alpha: 1, beta: 1, transA: threads%2 == 0, transB: threads == 3}
 				runGemmCase(t, r, tc, threads)
 			}
 		}
