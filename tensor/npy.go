@@ -45,21 +45,26 @@ func (h *NPYHeader) DataBytes() int64 {
 // ReadNPY reads a whole .npy file. Fortran-order files are transposed into C
 // order and big-endian files byte-swapped, so the result is always a
 // row-major little-endian-decoded Array. Errors name the file.
-func ReadNPY(path string) (*Array, error) {
+func ReadNPY(path string) (*Array, error) { return decodeFile(path, decodeNPY) }
+
+// decodeFile opens path and runs decode on it with the file's size, naming
+// the file in any error.
+func decodeFile[T any](path string, decode func(io.ReaderAt, int64) (T, error)) (T, error) {
+	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	a, err := decodeNPY(f, st.Size())
+	v, err := decode(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return zero, fmt.Errorf("%s: %w", path, err)
 	}
-	return a, nil
+	return v, nil
 }
 
 // DecodeNPY parses a .npy file held in memory; name is used in errors.

@@ -51,20 +51,7 @@ func safetensorsName(d DType) string {
 
 // ReadSafetensors reads and validates a whole safetensors file.
 func ReadSafetensors(path string) (*Safetensors, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	s, err := decodeSafetensors(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
+	return decodeFile(path, decodeSafetensors)
 }
 
 // DecodeSafetensors parses a safetensors file held in memory; name is used
