@@ -155,57 +155,63 @@ func narrowTable(q *colGeom, nb int) *colTable {
 }
 
 // convGather copies nb images of ch channels of per positions (NCHW) into
-// the matrix dst [ch, nb*per].
+// the matrix dst [ch, nb*per], over goroutines by channel.
 func convGather(dst, src []float32, nb, ch, per int) {
 	ld := nb * per
-	for n := range nb {
-		for c := range ch {
-			copy(dst[c*ld+n*per:][:per], src[(n*ch+c)*per:][:per])
+	convParallel(ch, nb*per, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			for n := range nb {
+				copy(dst[c*ld+n*per:][:per], src[(n*ch+c)*per:][:per])
+			}
 		}
-	}
+	})
 }
 
 // convScatter writes the matrix src [ch, nb*per] back to NCHW images in
 // dst: adding bias[c] when bias is not nil, or adding to dst when acc.
 func convScatter(dst, src, bias []float32, nb, ch, per int, acc bool) {
 	ld := nb * per
-	for n := range nb {
-		for c := range ch {
-			d := dst[(n*ch+c)*per:][:per]
-			s := src[c*ld+n*per:][:per]
-			switch {
-			case acc:
-				for i, v := range s {
-					d[i] += v
+	convParallel(ch, nb*per, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			for n := range nb {
+				d := dst[(n*ch+c)*per:][:per]
+				s := src[c*ld+n*per:][:per]
+				switch {
+				case acc:
+					for i, v := range s {
+						d[i] += v
+					}
+				case bias != nil:
+					b := bias[c]
+					for i, v := range s {
+						d[i] = v + b
+					}
+				default:
+					copy(d, s)
 				}
-			case bias != nil:
-				b := bias[c]
-				for i, v := range s {
-					d[i] = v + b
-				}
-			default:
-				copy(d, s)
 			}
 		}
-	}
+	})
 }
 
 // convFillBias sets each of the nb*ch rows of per values of dst to its
 // channel's bias, or to zero when bias is nil.
 func convFillBias(dst, bias []float32, nb, ch, per int) {
-	for n := range nb {
-		for c := range ch {
-			d := dst[(n*ch+c)*per:][:per]
-			if bias == nil {
-				clear(d)
-				continue
-			}
-			b := bias[c]
-			for i := range d {
-				d[i] = b
+	convParallel(ch, nb*per, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			for n := range nb {
+				d := dst[(n*ch+c)*per:][:per]
+				if bias == nil {
+					clear(d)
+					continue
+				}
+				b := bias[c]
+				for i := range d {
+					d[i] = b
+				}
 			}
 		}
-	}
+	})
 }
 
 // convBiasGrad adds to db[c] the sum of channel c of nb NCHW images of ch
@@ -367,6 +373,54 @@ func (c *convCall) col2im(col []float32, k0, kc, cols int, img []float32) {
 	col2imPar(&c.q, c.tab, col, cols, k0, kc, 0, cols, img)
 }
 
+// weightGrad adds side · im2col(img)ᵀ to dw [cc, rows], where side is a
+// chunk's column-side matrix [cc, cols]. The GEMM splits its work between
+// goroutines along whichever of cc and rows has more tiles; when rows has
+// fewer (a first layer, with a few input channels) both would pack the
+// whole column matrix, so the columns (the GEMM's k) are split instead,
+// each goroutine summing into its own copy of dw.
+func (c *convCall) weightGrad(dw, side, img []float32, cols int) {
+	pl := c.pl
+	procs := runtime.GOMAXPROCS(0)
+	bs := currentBlocks()
+	parts := min(procs, cols/bs.kc)
+	if parts < 2 || pl.rows >= pl.cc || (pl.rows+bs.nr-1)/bs.nr >= (pl.cc+bs.mr-1)/bs.mr {
+		gemm(pl.cc, pl.rows, cols, 1, denseA{side, cols, false}, c.colB(img, true), 1, dw, pl.rows, procs)
+		return
+	}
+	n := pl.cc * pl.rows
+	part, pooled := convScratch(nil, (parts-1)*n)
+	defer convRelease(pooled)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := cols*i/parts, cols*(i+1)/parts
+		dst, beta := dw, float32(1)
+		if i > 0 {
+			dst, beta = part[(i-1)*n:][:n], 0
+		}
+		wg.Go(func() {
+			b := shiftedB{c.colB(img, true), lo}
+			gemm(pl.cc, pl.rows, hi-lo, 1, denseA{side[lo:], cols, false}, b, beta, dst, pl.rows, 1)
+		})
+	}
+	wg.Wait()
+	for i := 1; i < parts; i++ {
+		for j, v := range part[(i-1)*n:][:n] {
+			dw[j] += v
+		}
+	}
+}
+
+// shiftedB is op(B) with its first off rows dropped.
+type shiftedB struct {
+	b   matB
+	off int
+}
+
+func (s shiftedB) packB(dst []float32, p0, kc, j0, nc, nr int) {
+	s.b.packB(dst, s.off+p0, kc, j0, nc, nr)
+}
+
 // forward: y = Wm · im2col(x) (+ bias), Wm = w as [OutC, C*KH*KW].
 func (c *convCall) forward(y, x, w, bias []float32) {
 	g, pl := c.g, c.pl
@@ -429,8 +483,7 @@ func (c *convCall) backward(dx, dw, db, dy, x, w []float32) {
 		if dw != nil {
 			xc = x[ch.n0*inLen:][:ch.nb*inLen]
 			if convFused {
-				gemm(pl.cc, pl.rows, ch.cols, 1, denseA{dym, ch.cols, false}, c.colB(xc, true),
-					1, dw, pl.rows, runtime.GOMAXPROCS(0))
+				c.weightGrad(dw, dym, xc, ch.cols)
 			}
 		}
 		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
@@ -513,8 +566,7 @@ func (c *convCall) transposedBackward(dx, dw, db, dy, x, w []float32) {
 					beta, dxm, ch.cols, procs)
 			}
 			if dw != nil {
-				gemm(pl.cc, pl.rows, ch.cols, 1, denseA{xm, ch.cols, false}, c.colB(dyc, true),
-					1, dw, pl.rows, procs)
+				c.weightGrad(dw, xm, dyc, ch.cols)
 			}
 		}
 		for k0 := 0; k0 < pl.rows && !convFused; k0 += pl.kc {

@@ -303,6 +303,10 @@ func TestConvGemmBlocks(t *testing.T) {
 		// Many output channels, few columns.
 		Conv2dGeom([]int{1, 17, 6, 6}, []int{200, 17, 3, 3}, ConvParams{Padding: [2]int{1, 1}, Dilation: [2]int{2, 1}}),
 		ConvTranspose2dGeom([]int{2, 9, 20, 20}, []int{9, 30, 4, 4}, ConvParams{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}),
+		// First layers: fewer column-matrix rows than output channels, so
+		// the weight gradient splits its columns between goroutines.
+		Conv2dGeom([]int{3, 2, 20, 20}, []int{40, 2, 3, 3}, ConvParams{Padding: [2]int{1, 1}}),
+		ConvTranspose2dGeom([]int{2, 40, 20, 20}, []int{40, 2, 3, 3}, ConvParams{Padding: [2]int{1, 1}}),
 	} {
 		t.Run(g.String(), func(t *testing.T) { checkAgainstRef(t, g, r, 1e-5) })
 	}
