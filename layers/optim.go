@@ -1,0 +1,122 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/halo-ml/halo/tensor"
+)
+
+// Adam is torch.optim.Adam (without amsgrad): for each parameter p with
+// gradient g, at step t,
+//
+//	g = g + WeightDecay*p
+//	m = Beta1*m + (1-Beta1)*g
+//	v = Beta2*v + (1-Beta2)*g*g
+//	p = p - LR/(1-Beta1^t) * m / (sqrt(v)/sqrt(1-Beta2^t) + Eps)
+//
+// in float32 per element as PyTorch's single-tensor implementation, with the
+// bias corrections in float64. Parameters without a gradient are skipped.
+type Adam struct {
+	Params       []*tensor.Tensor
+	LR           float64
+	Beta1, Beta2 float64
+	Eps          float64
+	WeightDecay  float64
+	step         []int
+	m, v         [][]float32
+}
+
+// NewAdam returns Adam over params with PyTorch's defaults except the
+// learning rate: betas (0.9, 0.999), eps 1e-8, no weight decay.
+func NewAdam(params []*tensor.Tensor, lr float64) *Adam {
+	return &Adam{Params: params, LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8,
+		step: make([]int, len(params)), m: make([][]float32, len(params)), v: make([][]float32, len(params))}
+}
+
+// Step updates every parameter that has a gradient.
+func (a *Adam) Step() {
+	// One minus each beta is taken in float64 and then rounded, as PyTorch
+	// passes it to its float32 kernels.
+	b1, b2 := float32(a.Beta1), float32(a.Beta2)
+	c1, c2 := float32(1-a.Beta1), float32(1-a.Beta2)
+	wd, eps := float32(a.WeightDecay), float32(a.Eps)
+	for k, p := range a.Params {
+		g := p.Grad()
+		if g == nil {
+			continue
+		}
+		if g.Len() != p.Len() {
+			panic(fmt.Sprintf("layers: Adam: gradient %s for parameter %s", g, p))
+		}
+		if a.m[k] == nil {
+			a.m[k], a.v[k] = make([]float32, p.Len()), make([]float32, p.Len())
+		}
+		a.step[k]++
+		t := float64(a.step[k])
+		bc1 := 1 - math.Pow(a.Beta1, t)
+		bc2Sqrt := float32(math.Sqrt(1 - math.Pow(a.Beta2, t)))
+		stepSize := float32(a.LR / bc1)
+		pd, gd, m, v := p.Data(), g.Data(), a.m[k], a.v[k]
+		for i := range pd {
+			gi := gd[i]
+			if wd != 0 {
+				gi += wd * pd[i]
+			}
+			m[i] = m[i]*b1 + c1*gi
+			v[i] = v[i]*b2 + c2*gi*gi
+			denom := float32(math.Sqrt(float64(v[i])))/bc2Sqrt + eps
+			pd[i] -= stepSize * (m[i] / denom)
+		}
+	}
+}
+
+// StepLR decays the learning rate of an optimiser by Gamma every StepSize
+// calls of Step, as torch.optim.lr_scheduler.StepLR:
+// lr = base * Gamma^floor(epoch/StepSize).
+type StepLR struct {
+	Opt      *Adam
+	StepSize int
+	Gamma    float64
+	base     float64
+	epoch    int
+}
+
+// NewStepLR returns a scheduler for opt starting from its current rate.
+func NewStepLR(opt *Adam, stepSize int, gamma float64) *StepLR {
+	if stepSize < 1 {
+		panic(fmt.Sprintf("layers: StepLR: step size %d < 1", stepSize))
+	}
+	return &StepLR{Opt: opt, StepSize: stepSize, Gamma: gamma, base: opt.LR}
+}
+
+// Step ends an epoch and sets the optimiser's learning rate.
+func (s *StepLR) Step() {
+	s.epoch++
+	s.Opt.LR = s.base * math.Pow(s.Gamma, float64(s.epoch/s.StepSize))
+}
+
+// ClipGradNorm scales the gradients of params so that their global L2 norm
+// is at most maxNorm, as torch.nn.utils.clip_grad_norm_ (factor
+// maxNorm/(norm+1e-6) when below 1), and returns the norm before clipping.
+func ClipGradNorm(params []*tensor.Tensor, maxNorm float64) float64 {
+	var ss float64
+	for _, p := range params {
+		if g := p.Grad(); g != nil {
+			for _, v := range g.Data() {
+				ss += float64(v) * float64(v)
+			}
+		}
+	}
+	norm := math.Sqrt(ss)
+	coef := maxNorm / (norm + 1e-6)
+	if coef < 1 {
+		be := tensor.CPU()
+		for _, p := range params {
+			if g := p.Grad(); g != nil {
+				be.Map(tensor.MapScale, float32(coef), tensor.HostBuffer(g.Data()), tensor.HostBuffer(g.Data()))
+			}
+		}
+	}
+	return norm
+}
