@@ -110,7 +110,9 @@ func one(f func(tp *tensor.Tape, m Module, x *tensor.Tensor) *tensor.Tensor) fun
 	}
 }
 
-func layerFwd(tp *tensor.Tape, m Module, x *tensor.Tensor) *tensor.Tensor { return m.(Layer).Forward(tp, x) }
+func layerFwd(tp *tensor.Tape, m Module, x *tensor.Tensor) *tensor.Tensor {
+	return m.(Layer).Forward(tp, x)
+}
 
 func lstmFwd(tp *tensor.Tape, m Module, in map[string]*tensor.Tensor) map[string]*tensor.Tensor {
 	y, h, c := m.(*LSTM).Forward(tp, in["x"])
