@@ -390,3 +390,30 @@ func TestShapeErrorsNameBothShapes(t *testing.T) {
 		})
 	}
 }
+
+func TestProfileCountsOps(t *testing.T) {
+	x := FromSlice([]float32{1, 2}, 2).SetRequiresGrad(true)
+	tp := NewTape()
+	p := NewProfile()
+	tp.SetProfile(p)
+	restore := tp.Scope("layer")
+	h := tp.Tanh(tp.Tanh(x))
+	restore()
+	y := tp.Sum(h, false)
+	tp.Backward(y)
+	var tanh, sum ProfileEntry
+	for _, e := range p.Entries() {
+		switch e.Op {
+		case "tanh":
+			tanh = e
+		case "sum":
+			sum = e
+		}
+	}
+	if tanh.Calls != 2 || tanh.Label != "layer" || sum.Calls != 1 || sum.Label != "" {
+		t.Fatalf("profile entries %+v", p.Entries())
+	}
+	if by := p.ByLabel(); len(by) != 2 || !strings.Contains(p.String(), "tanh") {
+		t.Fatalf("profile by label %+v", by)
+	}
+}

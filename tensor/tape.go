@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"time"
 )
 
 // Tape records the differentiable operations of one forward pass in the
@@ -27,6 +28,8 @@ type Tape struct {
 	label    string
 	checkNaN bool
 	nanErr   error
+	prof     *Profile
+	lastOp   time.Time // when the previous op finished, for prof
 }
 
 // record is one recorded op: its output, its inputs and its vector-Jacobian
@@ -122,6 +125,13 @@ func (tp *Tape) done(op string, out *Tensor, back func(g *Tensor), ins ...*Tenso
 	if tp == nil {
 		return out
 	}
+	if tp.prof != nil {
+		now := time.Now()
+		e := tp.prof.entry(tp.label, op)
+		e.Calls++
+		e.Forward += now.Sub(tp.lastOp)
+		tp.lastOp = now
+	}
 	if tp.checkNaN && tp.nanErr == nil {
 		for i, v := range out.data {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
@@ -177,7 +187,16 @@ func (tp *Tape) BackwardWith(y, dy *Tensor) {
 		if !r.out.requiresGrad {
 			r.out.grad = nil // intermediate: its gradient is consumed here
 		}
+		if tp.prof != nil {
+			t0 := time.Now()
+			r.back(g)
+			tp.prof.entry(r.label, r.op).Backward += time.Since(t0)
+			continue
+		}
 		r.back(g)
+	}
+	if tp.prof != nil {
+		tp.lastOp = time.Now()
 	}
 }
 
