@@ -417,3 +417,51 @@ func TestProfileCountsOps(t *testing.T) {
 		t.Fatalf("profile by label %+v", by)
 	}
 }
+
+// Recycled buffers give the same gradients, to the bit, as fresh ones, on
+// the second pass of a tape (when the pool is full of the first pass's
+// buffers) as on the first.
+func TestRecycleGivesSameGradients(t *testing.T) {
+	prev := minPooled
+	minPooled = 1 // recycle the small buffers of these cases too
+	t.Cleanup(func() { minPooled = prev })
+	for _, c := range gradCases() {
+		grads := func(tp *Tape) [][]float32 {
+			for _, x := range c.in {
+				x.SetRequiresGrad(true)
+				x.ZeroGrad()
+			}
+			y := c.f(tp, c.in)
+			r := make([]float32, y.Len())
+			for i := range r {
+				r[i] = float32(i%7) - 3
+			}
+			tp.BackwardWith(y, FromSlice(r, y.Shape()...))
+			out := make([][]float32, len(c.in))
+			for i, x := range c.in {
+				if x.Grad() != nil {
+					out[i] = append([]float32(nil), x.Grad().Data()...)
+				}
+				x.SetRequiresGrad(false)
+				x.ZeroGrad()
+			}
+			return out
+		}
+		want := grads(NewTape())
+		tp := NewTape()
+		tp.SetRecycle(true)
+		for pass := range 3 {
+			if pass > 0 && len(tp.pool) == 0 {
+				t.Fatalf("%s: nothing was recycled", c.name)
+			}
+			got := grads(tp)
+			for i := range want {
+				for j := range want[i] {
+					if got[i][j] != want[i][j] && !(got[i][j] != got[i][j] && want[i][j] != want[i][j]) {
+						t.Fatalf("%s pass %d: input %d grad[%d] = %g, without recycling %g", c.name, pass, i, j, got[i][j], want[i][j])
+					}
+				}
+			}
+		}
+	}
+}

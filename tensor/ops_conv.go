@@ -4,7 +4,8 @@ package tensor
 // VJP is ConvBackward, which adds into the gradients directly.
 func (tp *Tape) convOp(name string, g ConvGeom, x, w, bias *Tensor, shape []int) *Tensor {
 	checkBias(name, g, w, bias)
-	y := convApply(g, x, w, bias, shape)
+	y := tp.newT(shape...)
+	ConvForward(g, y.data, x.data, w.data, biasData(bias), nil)
 	ins := []*Tensor{x, w}
 	if bias != nil {
 		ins = append(ins, bias)
@@ -12,13 +13,13 @@ func (tp *Tape) convOp(name string, g ConvGeom, x, w, bias *Tensor, shape []int)
 	return tp.done(name, y, func(gy *Tensor) {
 		var dx, dw, db []float32
 		if x.needsGrad() {
-			dx = gradBuf(x)
+			dx = tp.gradBuf(x)
 		}
 		if w.needsGrad() {
-			dw = gradBuf(w)
+			dw = tp.gradBuf(w)
 		}
 		if bias != nil && bias.needsGrad() {
-			db = gradBuf(bias)
+			db = tp.gradBuf(bias)
 		}
 		ConvBackward(g, dx, dw, db, gy.data, x.data, w.data, nil)
 	}, ins...)

@@ -26,13 +26,13 @@ func (tp *Tape) Custom(op CustomOp, shape []int, inputs ...*Tensor) *Tensor {
 	for i, t := range inputs {
 		in[i] = t.data
 	}
-	y := New(shape...)
+	y := tp.newT(shape...)
 	op.Forward(in, y.data)
 	return tp.done(op.Name, y, func(g *Tensor) {
 		din := make([][]float32, len(inputs))
 		for i, t := range inputs {
 			if t.needsGrad() {
-				din[i] = gradBuf(t)
+				din[i] = tp.gradBuf(t)
 			}
 		}
 		op.Backward(in, y.data, g.data, din)

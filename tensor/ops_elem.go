@@ -8,10 +8,10 @@ func hb(t *Tensor) HostBuffer { return HostBuffer(t.data) }
 // mapOp applies the backend's Map kernel; its VJP is MapBackward.
 func (tp *Tape) mapOp(op MapOp, alpha float32, x *Tensor) *Tensor {
 	be := tp.Backend()
-	y := New(x.shape...)
+	y := tp.newT(x.shape...)
 	be.Map(op, alpha, hb(x), hb(y))
 	return tp.done(op.String(), y, func(g *Tensor) {
-		dx := make([]float32, len(x.data))
+		dx := tp.buf(len(x.data))
 		be.MapBackward(op, alpha, hb(x), hb(y), hb(g), HostBuffer(dx))
 		tp.accumOwned(x, dx)
 	}, x)
@@ -96,12 +96,12 @@ func broadcastShapes(op string, a, b []int) (out, pa, pb []int) {
 // sumTo reduces g (of shape full) to shape to (full's rank, size-1 axes
 // where it was broadcast) into a fresh slice; it returns g itself when
 // nothing is reduced.
-func sumTo(be Backend, g []float32, full, to []int) []float32 {
+func (tp *Tape) sumTo(g []float32, full, to []int) []float32 {
 	if equalShape(full, to) {
 		return g
 	}
-	out := make([]float32, numel(to))
-	be.Reduce(ReduceSum, HostBuffer(g), full, HostBuffer(out), to)
+	out := tp.buf(numel(to))
+	tp.Backend().Reduce(ReduceSum, HostBuffer(g), full, HostBuffer(out), to)
 	return out
 }
 
@@ -109,44 +109,44 @@ func sumTo(be Backend, g []float32, full, to []int) []float32 {
 func (tp *Tape) binary(op BinaryOp, x, y *Tensor) *Tensor {
 	be := tp.Backend()
 	zs, xs, ys := broadcastShapes(op.String(), x.shape, y.shape)
-	z := New(zs...)
+	z := tp.newT(zs...)
 	be.Binary(op, hb(x), xs, hb(y), ys, hb(z), zs)
 	return tp.done(op.String(), z, func(g *Tensor) {
 		n := len(g.data)
 		switch op {
 		case BinaryAdd:
-			tp.accum(x, sumTo(be, g.data, zs, xs))
-			tp.accum(y, sumTo(be, g.data, zs, ys))
+			tp.accum(x, tp.sumTo(g.data, zs, xs))
+			tp.accum(y, tp.sumTo(g.data, zs, ys))
 		case BinarySub:
-			tp.accum(x, sumTo(be, g.data, zs, xs))
+			tp.accum(x, tp.sumTo(g.data, zs, xs))
 			if y.needsGrad() {
-				d := sumTo(be, g.data, zs, ys)
-				nd := make([]float32, len(d))
+				d := tp.sumTo(g.data, zs, ys)
+				nd := tp.buf(len(d))
 				be.Map(MapNeg, 0, HostBuffer(d), HostBuffer(nd))
 				tp.accumOwned(y, nd)
 			}
 		case BinaryMul:
 			if x.needsGrad() {
-				t := make([]float32, n)
+				t := tp.buf(n)
 				be.Binary(BinaryMul, hb(g), zs, hb(y), ys, HostBuffer(t), zs)
-				tp.accum(x, sumTo(be, t, zs, xs))
+				tp.accumSum(x, t, zs, xs)
 			}
 			if y.needsGrad() {
-				t := make([]float32, n)
+				t := tp.buf(n)
 				be.Binary(BinaryMul, hb(g), zs, hb(x), xs, HostBuffer(t), zs)
-				tp.accum(y, sumTo(be, t, zs, ys))
+				tp.accumSum(y, t, zs, ys)
 			}
 		case BinaryDiv:
 			if x.needsGrad() {
-				t := make([]float32, n)
+				t := tp.buf(n)
 				be.Binary(BinaryDiv, hb(g), zs, hb(y), ys, HostBuffer(t), zs)
-				tp.accum(x, sumTo(be, t, zs, xs))
+				tp.accumSum(x, t, zs, xs)
 			}
 			if y.needsGrad() { // d(x/y)/dy = -z/y
-				t := make([]float32, n)
+				t := tp.buf(n)
 				be.Binary(BinaryMul, hb(g), zs, hb(z), zs, HostBuffer(t), zs)
 				be.Binary(BinaryDiv, HostBuffer(t), zs, hb(y), ys, HostBuffer(t), zs)
-				d := sumTo(be, t, zs, ys)
+				d := tp.sumTo(t, zs, ys)
 				be.Map(MapNeg, 0, HostBuffer(d), HostBuffer(d))
 				tp.accum(y, d)
 			}

@@ -90,7 +90,7 @@ func (tp *Tape) KLNormal(mu, logVar *Tensor) *Tensor {
 // by rng, one value per element in row-major order.
 func (tp *Tape) Reparameterize(mu, logVar *Tensor, rng *rand.Rand) *Tensor {
 	checkSameShape("Reparameterize", mu, logVar)
-	eps := New(mu.shape...)
+	eps := tp.newT(mu.shape...)
 	for i := range eps.data {
 		eps.data[i] = float32(rng.NormFloat64())
 	}

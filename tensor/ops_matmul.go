@@ -19,18 +19,18 @@ func (tp *Tape) MatMul(a, b *Tensor) *Tensor {
 		shape = []int{batch, m, n}
 	}
 	be := tp.Backend()
-	c := New(shape...)
+	c := tp.newT(shape...)
 	be.Gemm(GemmArgs{M: m, N: n, K: k, Alpha: 1, Lda: k, StrideA: m * k, Ldb: n, StrideB: k * n,
 		Ldc: n, StrideC: m * n, Batch: batch}, hb(a), hb(b), hb(c))
 	return tp.done("matmul", c, func(g *Tensor) {
 		if a.needsGrad() { // dA = dC Bᵀ
-			da := make([]float32, len(a.data))
+			da := tp.buf(len(a.data))
 			be.Gemm(GemmArgs{TransB: true, M: m, N: k, K: n, Alpha: 1, Lda: n, StrideA: m * n, Ldb: n, StrideB: k * n,
 				Ldc: k, StrideC: m * k, Batch: batch}, hb(g), hb(b), HostBuffer(da))
 			tp.accumOwned(a, da)
 		}
 		if b.needsGrad() { // dB = Aᵀ dC
-			db := make([]float32, len(b.data))
+			db := tp.buf(len(b.data))
 			be.Gemm(GemmArgs{TransA: true, M: k, N: n, K: m, Alpha: 1, Lda: k, StrideA: m * k, Ldb: n, StrideB: m * n,
 				Ldc: n, StrideC: k * n, Batch: batch}, hb(a), hb(g), HostBuffer(db))
 			tp.accumOwned(b, db)
@@ -49,7 +49,7 @@ func (tp *Tape) Linear(x, w, bias *Tensor) *Tensor {
 		panic(fmt.Sprintf("tensor: Linear: weight %s and bias %s: bias must be [%d]", ShapeString(w.shape), ShapeString(bias.shape), out))
 	}
 	be := tp.Backend()
-	y := New(n, out)
+	y := tp.newT(n, out)
 	var beta float32
 	if bias != nil { // start from the bias in every row, then add the product
 		be.Binary(BinaryAdd, hb(bias), []int{1, out}, HostBuffer([]float32{0}), []int{1, 1}, hb(y), []int{n, out})
@@ -62,16 +62,16 @@ func (tp *Tape) Linear(x, w, bias *Tensor) *Tensor {
 	}
 	return tp.done("linear", y, func(g *Tensor) {
 		if x.needsGrad() { // dx = dy w
-			dx := make([]float32, len(x.data))
+			dx := tp.buf(len(x.data))
 			be.Gemm(GemmArgs{M: n, N: in, K: out, Alpha: 1, Lda: out, Ldb: in, Ldc: in}, hb(g), hb(w), HostBuffer(dx))
 			tp.accumOwned(x, dx)
 		}
 		if w.needsGrad() { // dw += dyᵀ x
-			dw := gradBuf(w)
+			dw := tp.gradBuf(w)
 			be.Gemm(GemmArgs{TransA: true, M: out, N: in, K: n, Alpha: 1, Beta: 1, Lda: out, Ldb: in, Ldc: in}, hb(g), hb(x), HostBuffer(dw))
 		}
 		if bias != nil && bias.needsGrad() {
-			db := make([]float32, out)
+			db := tp.buf(out)
 			be.Reduce(ReduceSum, hb(g), []int{n, out}, HostBuffer(db), []int{1, out})
 			tp.accumOwned(bias, db)
 		}

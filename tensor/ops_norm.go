@@ -22,7 +22,7 @@ func (tp *Tape) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool
 	}
 	args := BatchNormArgs{N: x.shape[0], C: c, HW: len(x.data) / max(x.shape[0]*c, 1), Eps: eps, Training: training, Momentum: momentum}
 	be := tp.Backend()
-	y := New(x.shape...)
+	y := tp.newT(x.shape...)
 	saveMean, saveInv := New(c), New(c)
 	opt := func(t *Tensor) Buffer {
 		if t == nil {
@@ -39,8 +39,8 @@ func (tp *Tape) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool
 		ins = append(ins, beta)
 	}
 	return tp.done("batch_norm", y, func(g *Tensor) {
-		dx := make([]float32, len(x.data))
-		dg, db := make([]float32, c), make([]float32, c)
+		dx := tp.buf(len(x.data))
+		dg, db := tp.buf(c), tp.buf(c)
 		be.BatchNormBackward(args, hb(x), hb(g), opt(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
 		tp.accumOwned(x, dx)
 		if gamma != nil {

@@ -36,8 +36,9 @@ func reducedShape(op string, shape []int, axes []int) (keep, drop []int) {
 
 // broadcastTo returns g (of shape from, x's rank) repeated along its size-1
 // axes to shape to, through the Binary kernel with a zero operand.
-func broadcastTo(be Backend, g []float32, from, to []int) []float32 {
-	out := make([]float32, numel(to))
+func (tp *Tape) broadcastTo(g []float32, from, to []int) []float32 {
+	be := tp.Backend()
+	out := tp.buf(numel(to))
 	if equalShape(from, to) {
 		be.Map(MapCopy, 0, HostBuffer(g), HostBuffer(out))
 		return out
@@ -56,13 +57,13 @@ func broadcastTo(be Backend, g []float32, from, to []int) []float32 {
 func (tp *Tape) Sum(x *Tensor, keepDim bool, axes ...int) *Tensor {
 	be := tp.Backend()
 	keep, drop := reducedShape("Sum", x.shape, axes)
-	y := New(keep...)
+	y := tp.newT(keep...)
 	be.Reduce(ReduceSum, hb(x), x.shape, hb(y), keep)
 	if !keepDim {
 		y.shape = drop
 	}
 	return tp.done("sum", y, func(g *Tensor) {
-		tp.accumOwned(x, broadcastTo(be, g.data, keep, x.shape))
+		tp.accumOwned(x, tp.broadcastTo(g.data, keep, x.shape))
 	}, x)
 }
 

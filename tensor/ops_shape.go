@@ -47,14 +47,14 @@ func (tp *Tape) Permute(x *Tensor, perm ...int) *Tensor {
 		seen[p] = true
 		shape[i] = x.shape[p]
 	}
-	y := New(shape...)
+	y := tp.newT(shape...)
 	permuteInto(y.data, x.data, x.shape, perm)
 	return tp.done("permute", y, func(g *Tensor) {
 		inv := make([]int, r)
 		for i, p := range perm {
 			inv[p] = i
 		}
-		dx := make([]float32, len(x.data))
+		dx := tp.buf(len(x.data))
 		permuteInto(dx, g.data, shape, inv)
 		tp.accumOwned(x, dx)
 	}, x)
@@ -137,7 +137,7 @@ func (tp *Tape) Concat(axis int, xs ...*Tensor) *Tensor {
 		}
 		shape[ax] += x.shape[ax]
 	}
-	y := New(shape...)
+	y := tp.newT(shape...)
 	row := len(y.data) / max(outer, 1)
 	off := 0
 	for _, x := range xs {
@@ -152,7 +152,7 @@ func (tp *Tape) Concat(axis int, xs ...*Tensor) *Tensor {
 		for _, x := range xs {
 			w := len(x.data) / max(outer, 1)
 			if x.needsGrad() {
-				dx := make([]float32, len(x.data))
+				dx := tp.buf(len(x.data))
 				for o := range outer {
 					copy(dx[o*w:(o+1)*w], g.data[o*row+off:o*row+off+w])
 				}
@@ -195,13 +195,13 @@ func (tp *Tape) Slice(x *Tensor, axis, start, end int) *Tensor {
 	}
 	shape := cloneShape(x.shape)
 	shape[ax] = end - start
-	y := New(shape...)
+	y := tp.newT(shape...)
 	w := (end - start) * inner
 	for o := range outer {
 		copy(y.data[o*w:(o+1)*w], x.data[(o*n+start)*inner:])
 	}
 	return tp.done("slice", y, func(g *Tensor) {
-		dx := gradBuf(x)
+		dx := tp.gradBuf(x)
 		be := tp.Backend()
 		for o := range outer {
 			d := dx[(o*n+start)*inner:][:w]
@@ -242,7 +242,7 @@ func (tp *Tape) IndexSelect(x *Tensor, axis int, idx []int) *Tensor {
 	}
 	shape := cloneShape(x.shape)
 	shape[ax] = len(idx)
-	y := New(shape...)
+	y := tp.newT(shape...)
 	m := len(idx)
 	for o := range outer {
 		for j, i := range idx {
@@ -251,7 +251,7 @@ func (tp *Tape) IndexSelect(x *Tensor, axis int, idx []int) *Tensor {
 	}
 	idx = append([]int(nil), idx...)
 	return tp.done("index_select", y, func(g *Tensor) {
-		dx := gradBuf(x)
+		dx := tp.gradBuf(x)
 		for o := range outer {
 			for j, i := range idx {
 				d := dx[(o*n+i)*inner:][:inner]
@@ -279,13 +279,13 @@ func (tp *Tape) GatherLabel(x *Tensor, labels []int) *Tensor {
 		}
 	}
 	shape := append([]int{b}, x.shape[2:]...)
-	y := New(shape...)
+	y := tp.newT(shape...)
 	for i, l := range labels {
 		copy(y.data[i*inner:(i+1)*inner], x.data[(i*k+l)*inner:])
 	}
 	labels = append([]int(nil), labels...)
 	return tp.done("gather_label", y, func(g *Tensor) {
-		dx := gradBuf(x)
+		dx := tp.gradBuf(x)
 		for i, l := range labels {
 			d := dx[(i*k+l)*inner:][:inner]
 			s := g.data[i*inner:][:inner]

@@ -30,6 +30,8 @@ type Tape struct {
 	nanErr   error
 	prof     *Profile
 	lastOp   time.Time // when the previous op finished, for prof
+	recycle  bool
+	pool     map[int][][]float32 // free buffers by length, when recycling
 }
 
 // record is one recorded op: its output, its inputs and its vector-Jacobian
@@ -191,16 +193,20 @@ func (tp *Tape) BackwardWith(y, dy *Tensor) {
 			t0 := time.Now()
 			r.back(g)
 			tp.prof.entry(r.label, r.op).Backward += time.Since(t0)
-			continue
+		} else {
+			r.back(g)
 		}
-		r.back(g)
+		if !r.out.requiresGrad {
+			tp.put(g.data) // consumed: no VJP keeps its output gradient
+		}
 	}
 	if tp.prof != nil {
 		tp.lastOp = time.Now()
 	}
 }
 
-// release forgets the recorded ops so that their tensors can be collected.
+// release forgets the recorded ops so that their tensors can be collected,
+// or reused when recycling.
 func (tp *Tape) release() {
 	for i := range tp.recs {
 		r := &tp.recs[i]
@@ -208,9 +214,59 @@ func (tp *Tape) release() {
 			r.out.grad = nil
 		}
 		r.out.tracked = false
+		if tp.recycle && r.out.pooled && !r.out.requiresGrad {
+			tp.put(r.out.data)
+			r.out.pooled = false
+		}
 		*r = record{}
 	}
 	tp.recs = tp.recs[:0]
+}
+
+// SetRecycle switches the reuse of memory between passes on or off. When
+// on, Backward hands the buffers of the pass's intermediate tensors (the
+// outputs of recorded ops and their gradients) back to the tape, and later
+// ops reuse them: a training loop stops paying for fresh memory every step.
+// The outputs of recorded ops, such as the loss, then hold other values
+// after Backward: read or Clone what you keep before calling it. Leaves
+// (parameters, inputs) and their gradients are never reused.
+func (tp *Tape) SetRecycle(on bool) {
+	tp.recycle = on
+	if !on {
+		tp.pool = nil
+	}
+}
+
+// minPooled is the smallest buffer worth recycling.
+var minPooled = 1 << 10
+
+// buf returns a zeroed slice of n values, reusing a free buffer when it can.
+func (tp *Tape) buf(n int) []float32 {
+	if tp != nil && tp.recycle && n >= minPooled {
+		if free := tp.pool[n]; len(free) > 0 {
+			b := free[len(free)-1]
+			tp.pool[n] = free[:len(free)-1]
+			clear(b)
+			return b
+		}
+	}
+	return make([]float32, n)
+}
+
+// put hands a buffer that nothing references any more back for reuse.
+func (tp *Tape) put(b []float32) {
+	if !tp.recycle || len(b) < minPooled {
+		return
+	}
+	if tp.pool == nil {
+		tp.pool = map[int][][]float32{}
+	}
+	tp.pool[len(b)] = append(tp.pool[len(b)], b[:len(b):len(b)])
+}
+
+// newT returns a zeroed tensor whose buffer the tape owns.
+func (tp *Tape) newT(shape ...int) *Tensor {
+	return &Tensor{shape: cloneShape(shape), data: tp.buf(numel(shape)), pooled: true}
 }
 
 // accum adds g (the data of a gradient of t's shape) to t's gradient when
@@ -224,7 +280,7 @@ func (tp *Tape) accum(t *Tensor, g []float32) {
 	}
 	be := tp.Backend()
 	if t.grad == nil {
-		t.grad = New(t.shape...)
+		t.grad = tp.newT(t.shape...)
 		be.Map(MapCopy, 0, HostBuffer(g), HostBuffer(t.grad.data))
 		return
 	}
@@ -239,17 +295,28 @@ func (tp *Tape) accumOwned(t *Tensor, g []float32) {
 		if len(g) != len(t.data) {
 			panic(fmt.Sprintf("tensor: internal: gradient of %d values for a tensor %s", len(g), ShapeString(t.shape)))
 		}
-		t.grad = &Tensor{shape: cloneShape(t.shape), data: g}
+		t.grad = &Tensor{shape: cloneShape(t.shape), data: g, pooled: true}
 		return
 	}
 	tp.accum(t, g)
+	tp.put(g)
+}
+
+// accumSum adds the gradient t (of the broadcast shape full, owned) to x,
+// summed down to x's shape xs.
+func (tp *Tape) accumSum(x *Tensor, t []float32, full, xs []int) {
+	d := tp.sumTo(t, full, xs)
+	if len(d) != len(t) || &d[0] != &t[0] {
+		tp.put(t)
+	}
+	tp.accumOwned(x, d)
 }
 
 // gradBuf returns the gradient of t to accumulate into in place, allocating a
 // zero one first; for kernels that add into their destination.
-func gradBuf(t *Tensor) []float32 {
+func (tp *Tape) gradBuf(t *Tensor) []float32 {
 	if t.grad == nil {
-		t.grad = New(t.shape...)
+		t.grad = tp.newT(t.shape...)
 	}
 	return t.grad.data
 }

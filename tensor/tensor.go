@@ -19,6 +19,7 @@ type Tensor struct {
 	grad         *Tensor
 	requiresGrad bool // a leaf whose gradient Backward accumulates
 	tracked      bool // produced by an op recorded on a tape
+	pooled       bool // data came from (and may go back to) a tape's pool
 }
 
 // New returns a zeroed tensor of the given shape.
