@@ -66,9 +66,10 @@ func (m *haloMNIST) Params() []Param {
 	ps = append(ps, Prefixed("encoder", m.enc.Params())...)
 	ps = append(ps, Prefixed("decoder", m.dec.Params())...)
 	ps = append(ps, Prefixed("posnet", m.pos.Params())...)
-	for name, l := range map[string]*Linear{"mu_q": m.muQ, "logsig_q": m.lsQ, "mu_p": m.muP, "logsig_p": m.lsP} {
-		ps = append(ps, Prefixed(name, l.Params())...)
-	}
+	ps = append(ps, Prefixed("mu_q", m.muQ.Params())...)
+	ps = append(ps, Prefixed("logsig_q", m.lsQ.Params())...)
+	ps = append(ps, Prefixed("mu_p", m.muP.Params())...)
+	ps = append(ps, Prefixed("logsig_p", m.lsP.Params())...)
 	ps = append(ps, Prefixed("tcn", m.tcn.Params())...)
 	return append(ps, Param{Name: "A", Tensor: m.a})
 }

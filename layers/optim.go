@@ -15,8 +15,7 @@ import (
 //	v = Beta2*v + (1-Beta2)*g*g
 //	p = p - LR/(1-Beta1^t) * m / (sqrt(v)/sqrt(1-Beta2^t) + Eps)
 //
-// in float32 per element as PyTorch's single-tensor implementation, with the
-// bias corrections in float64. Parameters without a gradient are skipped.
+// (the backend's Adam kernel). Parameters without a gradient are skipped.
 type Adam struct {
 	Params       []*tensor.Tensor
 	LR           float64
@@ -34,13 +33,10 @@ func NewAdam(params []*tensor.Tensor, lr float64) *Adam {
 		step: make([]int, len(params)), m: make([][]float32, len(params)), v: make([][]float32, len(params))}
 }
 
-// Step updates every parameter that has a gradient.
+// Step updates every parameter that has a gradient, with the backend's Adam
+// kernel.
 func (a *Adam) Step() {
-	// One minus each beta is taken in float64 and then rounded, as PyTorch
-	// passes it to its float32 kernels.
-	b1, b2 := float32(a.Beta1), float32(a.Beta2)
-	c1, c2 := float32(1-a.Beta1), float32(1-a.Beta2)
-	wd, eps := float32(a.WeightDecay), float32(a.Eps)
+	be := tensor.CPU()
 	for k, p := range a.Params {
 		g := p.Grad()
 		if g == nil {
@@ -53,21 +49,8 @@ func (a *Adam) Step() {
 			a.m[k], a.v[k] = make([]float32, p.Len()), make([]float32, p.Len())
 		}
 		a.step[k]++
-		t := float64(a.step[k])
-		bc1 := 1 - math.Pow(a.Beta1, t)
-		bc2Sqrt := float32(math.Sqrt(1 - math.Pow(a.Beta2, t)))
-		stepSize := float32(a.LR / bc1)
-		pd, gd, m, v := p.Data(), g.Data(), a.m[k], a.v[k]
-		for i := range pd {
-			gi := gd[i]
-			if wd != 0 {
-				gi += wd * pd[i]
-			}
-			m[i] = m[i]*b1 + c1*gi
-			v[i] = v[i]*b2 + c2*gi*gi
-			denom := float32(math.Sqrt(float64(v[i])))/bc2Sqrt + eps
-			pd[i] -= stepSize * (m[i] / denom)
-		}
+		be.Adam(tensor.AdamArgs{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, WeightDecay: a.WeightDecay, Step: a.step[k]},
+			tensor.HostBuffer(p.Data()), tensor.HostBuffer(g.Data()), tensor.HostBuffer(a.m[k]), tensor.HostBuffer(a.v[k]))
 	}
 }
 

@@ -115,6 +115,13 @@ type BatchNormArgs struct {
 	Momentum float32
 }
 
+// AdamArgs are the hyper-parameters of one Adam update at step Step (from
+// 1), as torch.optim.Adam without amsgrad.
+type AdamArgs struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float64
+	Step                               int
+}
+
 // Backend runs the primitive kernels that everything above tensor/ is built
 // from. A backend implements all of them: there is no silent per-op fallback.
 // The conformance suite in tensor/backendtest checks an implementation.
@@ -149,6 +156,12 @@ type Backend interface {
 	// BatchNormBackward computes dx, dgamma and dbeta of a training-mode
 	// BatchNorm from its saved statistics.
 	BatchNormBackward(args BatchNormArgs, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta Buffer)
+	// Adam updates parameters p in place from their gradient g and the
+	// moment estimates m and v (all of one length), as torch.optim.Adam:
+	// g += WeightDecay*p; m = Beta1*m + (1-Beta1)*g;
+	// v = Beta2*v + (1-Beta2)*g*g;
+	// p -= LR/(1-Beta1^Step) * m/(sqrt(v)/sqrt(1-Beta2^Step) + Eps).
+	Adam(args AdamArgs, p, g, m, v Buffer)
 	// Sync waits until all submitted work is done and reports a device error.
 	Sync() error
 }

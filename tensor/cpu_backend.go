@@ -320,4 +320,33 @@ func mapBackwardRange(op MapOp, alpha float32, x, y, dy, dx []float32) {
 	}
 }
 
+// Adam runs the update in float32 per element, as PyTorch's single-tensor
+// Adam, with the bias corrections and one minus each beta taken in float64
+// and then rounded.
+func (cpuBackend) Adam(a AdamArgs, p, g, m, v Buffer) {
+	ps, gs, ms, vs := host("Adam", p), host("Adam", g), host("Adam", m), host("Adam", v)
+	checkSameLen("Adam", ps, gs, ms, vs)
+	if a.Step < 1 {
+		panic(fmt.Sprintf("tensor: cpu Adam: step %d < 1", a.Step))
+	}
+	t := float64(a.Step)
+	stepSize := float32(a.LR / (1 - math.Pow(a.Beta1, t)))
+	bc2Sqrt := float32(math.Sqrt(1 - math.Pow(a.Beta2, t)))
+	b1, b2, c1, c2 := float32(a.Beta1), float32(a.Beta2), float32(1-a.Beta1), float32(1-a.Beta2)
+	wd, eps := float32(a.WeightDecay), float32(a.Eps)
+	parallelElementwise(len(ps), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := gs[i]
+			if wd != 0 {
+				gi += wd * ps[i]
+			}
+			mi := ms[i]*b1 + c1*gi
+			vi := vs[i]*b2 + c2*gi*gi
+			ms[i], vs[i] = mi, vi
+			denom := float32(math.Sqrt(float64(vi)))/bc2Sqrt + eps
+			ps[i] -= stepSize * (mi / denom)
+		}
+	})
+}
+
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }

@@ -26,6 +26,7 @@ func Run(t *testing.T, b tensor.Backend) {
 	t.Run("Binary", func(t *testing.T) { testBinary(t, b) })
 	t.Run("Reduce", func(t *testing.T) { testReduce(t, b) })
 	t.Run("BatchNorm", func(t *testing.T) { testBatchNorm(t, b) })
+	t.Run("Adam", func(t *testing.T) { testAdam(t, b) })
 	if err := b.Sync(); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
@@ -563,3 +564,41 @@ func testBatchNorm(t *testing.T, b tensor.Backend) {
 
 // String helps failure messages name geometries.
 var _ = fmt.Sprint
+
+// testAdam runs three Adam steps against a float64 reference of
+// torch.optim.Adam's update.
+func testAdam(t *testing.T, b tensor.Backend) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, wd := range []float64{0, 0.01} {
+		n := 70001
+		p := randVals(r, n)
+		pb, mb, vb := upload(b, p), b.Alloc(n), b.Alloc(n)
+		ref := make([]float64, n)
+		for i, v := range p {
+			ref[i] = float64(v)
+		}
+		m, v := make([]float64, n), make([]float64, n)
+		a := tensor.AdamArgs{LR: 1e-2, Beta1: 0.5, Beta2: 0.999, Eps: 1e-8, WeightDecay: wd}
+		for step := 1; step <= 3; step++ {
+			g := randVals(r, n)
+			g[0] = 0 // a zero gradient moves only by weight decay and momentum
+			a.Step = step
+			b.Adam(a, pb, upload(b, g), mb, vb)
+			bc1 := 1 - math.Pow(a.Beta1, float64(step))
+			bc2 := 1 - math.Pow(a.Beta2, float64(step))
+			for i := range ref {
+				gi := float64(g[i]) + wd*ref[i]
+				m[i] = a.Beta1*m[i] + (1-a.Beta1)*gi
+				v[i] = a.Beta2*v[i] + (1-a.Beta2)*gi*gi
+				ref[i] -= a.LR / bc1 * m[i] / (math.Sqrt(v[i])/math.Sqrt(bc2) + a.Eps)
+			}
+		}
+		got := download(b, pb)
+		for i := range ref {
+			// The update is a ratio of moments, so compare with the step size.
+			if math.Abs(float64(got[i])-ref[i]) > 1e-6*(1+math.Abs(ref[i]))+1e-5*a.LR {
+				t.Fatalf("weight decay %g: p[%d] = %.9g after 3 steps, want %.9g", wd, i, got[i], ref[i])
+			}
+		}
+	}
+}
