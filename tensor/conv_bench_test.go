@@ -198,6 +198,7 @@ func BenchmarkConvPlans(b *testing.B) {
 		{"cols=512", func() { convMinCols = 512 }},
 		{"cols=4096", func() { convMinCols = 4096 }},
 		{"no-table", func() { convTableMaxW = 0 }},
+		{"all-table", func() { convRunsMinW = 1 << 30 }},
 		{"block=256K", func() { convBlockFloats = 1 << 18 }},
 	}
 	for _, l := range haloConvLayers() {
@@ -220,7 +221,7 @@ func BenchmarkConvPlans(b *testing.B) {
 		fillBench(w, 2)
 		fillBench(dy, 4)
 		b.Run(l.arch+"/"+l.name, func(b *testing.B) {
-			oldCols, oldBlock, oldFused, oldTab := convMinCols, convBlockFloats, convFused, convTableMaxW
+			oldCols, oldBlock, oldFused, oldTab, oldRuns := convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW
 			best := make([]time.Duration, len(variants))
 			for range b.N {
 				for i, v := range variants {
@@ -234,7 +235,7 @@ func BenchmarkConvPlans(b *testing.B) {
 					if d := time.Since(start); best[i] == 0 || d < best[i] {
 						best[i] = d
 					}
-					convMinCols, convBlockFloats, convFused, convTableMaxW = oldCols, oldBlock, oldFused, oldTab
+					convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW = oldCols, oldBlock, oldFused, oldTab, oldRuns
 				}
 			}
 			b.ReportMetric(l.flops(true)/best[0].Seconds()/1e9, "GFLOP/s")

@@ -25,9 +25,14 @@ var (
 	// (im2colB) where the column matrix is a right operand; when false the
 	// column matrix is built a block at a time and multiplied by Sgemm.
 	convFused = true
-	// convTableMaxW is the widest column-side row for which im2colB looks
-	// its sources up in a colTable rather than copying runs.
-	convTableMaxW = 16
+	// convTableMaxW is the widest column-side row for which a colTable is
+	// built. The transposed packing of a weight gradient, whose rows are
+	// interleaved element by element, uses it whenever there is one.
+	convTableMaxW = 64
+	// convRunsMinW is the narrowest column-side row for which the column
+	// matrix's rows are packed, and col2im'd, from runs of pixels rather
+	// than through the table (BenchmarkIm2colPack).
+	convRunsMinW = 17
 )
 
 // convPlan is how a batch is cut: nb images per chunk, kc column-matrix
@@ -129,7 +134,7 @@ func im2colPar(q *colGeom, img []float32, r0, nr, j0, nc int, dst []float32, ldd
 // block must start at a channel's first row.
 func col2imPar(q *colGeom, tab *colTable, src []float32, lds, r0, nr, j0, nc int, img []float32) {
 	run := func(src []float32, r0, nr int) {
-		if tab != nil {
+		if tab != nil && q.cw < convRunsMinW {
 			tab.scatterRows(q, src, lds, r0, nr, j0, nc, img)
 		} else {
 			col2imRows(q, src, lds, r0, nr, j0, nc, img)
@@ -146,7 +151,7 @@ func col2imPar(q *colGeom, tab *colTable, src []float32, lds, r0, nr, j0, nc int
 }
 
 // narrowTable returns a colTable for nb images of q when their rows are
-// narrow enough for it to pay, else nil.
+// narrow enough for it to pay (convTableMaxW), else nil.
 func narrowTable(q *colGeom, nb int) *colTable {
 	if q.cw <= convTableMaxW && tableFits(q, nb) {
 		return newColTable(q, nb)

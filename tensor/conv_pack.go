@@ -106,7 +106,7 @@ func (b im2colB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 	switch {
 	case b.trans:
 		b.packTrans(dst, p0, kc, j0, nc, nr)
-	case b.tab != nil:
+	case b.tab != nil && b.q.cw < convRunsMinW:
 		b.packTable(dst, p0, kc, j0, nc, nr)
 	default:
 		b.packRuns(dst, p0, kc, j0, nc, nr)

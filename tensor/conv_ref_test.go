@@ -193,9 +193,9 @@ func randGeom(r *rand.Rand, transposed bool) ConvGeom {
 // the column matrix materialised rather than packed from the images.
 func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 	pair := 2 * g.colH() * g.colW() // two images per GEMM; odd batches end with one
-	oldCols, oldBlock, oldPar, oldFused, oldTab := convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW
+	oldCols, oldBlock, oldPar, oldFused, oldTab, oldRuns := convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW, convRunsMinW
 	defer func() {
-		convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW = oldCols, oldBlock, oldPar, oldFused, oldTab
+		convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW, convRunsMinW = oldCols, oldBlock, oldPar, oldFused, oldTab, oldRuns
 	}()
 	for _, p := range []struct {
 		name                string
@@ -215,6 +215,10 @@ func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 		{"materialised/row-blocks", 1 << 30, 1, 1, oldTab, false},
 	} {
 		convMinCols, convBlockFloats, convParMin, convTableMaxW, convFused = p.cols, p.blk, p.par, p.tab, p.fused
+		convRunsMinW = oldRuns
+		if p.tab > oldTab {
+			convRunsMinW = p.tab // the table for everything it can do
+		}
 		t.Run(p.name, f)
 	}
 }
