@@ -151,9 +151,10 @@ func col2imPar(q *colGeom, tab *colTable, src []float32, lds, r0, nr, j0, nc int
 }
 
 // narrowTable returns a colTable for nb images of q when their rows are
-// narrow enough for it to pay (convTableMaxW), else nil.
-func narrowTable(q *colGeom, nb int) *colTable {
-	if q.cw <= convTableMaxW && tableFits(q, nb) {
+// narrow enough for it to pay, else nil: below convRunsMinW for anything,
+// up to convTableMaxW when the call packs a weight gradient (wgrad).
+func narrowTable(q *colGeom, nb int, wgrad bool) *colTable {
+	if (q.cw < convRunsMinW || wgrad) && q.cw <= convTableMaxW && tableFits(q, nb) {
 		return newColTable(q, nb)
 	}
 	return nil
@@ -271,7 +272,7 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 	if g.N == 0 {
 		return
 	}
-	c := newConvCall(g, ws)
+	c := newConvCall(g, ws, false)
 	defer c.release()
 	if g.Transposed {
 		c.transposedForward(y, x, w, bias)
@@ -306,7 +307,7 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 	if g.N == 0 {
 		return
 	}
-	c := newConvCall(g, ws)
+	c := newConvCall(g, ws, dw != nil)
 	defer c.release()
 	if g.Transposed {
 		c.transposedBackward(dx, dw, db, dy, x, w)
@@ -327,10 +328,10 @@ type convCall struct {
 	pooled *[]float32
 }
 
-func newConvCall(g ConvGeom, ws []float32) *convCall {
+func newConvCall(g ConvGeom, ws []float32, wgrad bool) *convCall {
 	c := &convCall{g: g, pl: g.plan(), q: g.colGeom()}
 	c.buf, c.pooled = convScratch(ws, g.WorkspaceLen())
-	c.tab = narrowTable(&c.q, c.pl.nb)
+	c.tab = narrowTable(&c.q, c.pl.nb, wgrad)
 	return c
 }
 
