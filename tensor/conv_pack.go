@@ -20,7 +20,8 @@ type im2colB struct {
 // (n*C*H*W + ih*W + iw), or -1 for padding. Row r = c*KH*KW + k of the
 // column matrix is then img[c*H*W + off[k*cols + j]]. Narrow images have
 // rows of a few pixels, and looking the sources up costs less than working
-// out each short run.
+// out each short run; the transposed packing, which interleaves rows
+// element by element, gains from it on wider rows too (convTableMaxW).
 type colTable struct {
 	off   []int32
 	cols  int
