@@ -14,8 +14,12 @@ import (
 // threads.
 //
 // Every operation is a method of *Tape. A nil *Tape is valid and records
-// nothing (inference); so does a tape inside NoGrad. Operations run through
-// the tape's Backend.
+// nothing (inference); so does a tape inside NoGrad. Elementwise, broadcast,
+// reduction, matrix-product, batch-norm and Adam arithmetic runs through the
+// kernels of the tape's Backend; convolutions call the package's conv
+// functions, and shape ops (slices, concatenation, permutations, gathers)
+// copy on the host. Tensors hold host memory, so today the backend is the
+// CPU's.
 //
 // With HALO_CHECK_NAN=1 in the environment (or SetCheckNaN), every op checks
 // its output and the tape remembers the first that produced a NaN or an
