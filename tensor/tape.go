@@ -202,6 +202,12 @@ func (tp *Tape) BackwardWith(y, dy *Tensor) {
 		}
 		if !r.out.requiresGrad {
 			tp.put(g.data) // consumed: no VJP keeps its output gradient
+			// Every reader of this output (the later ops and this op's own
+			// VJP) is done, so its buffer can serve the gradients to come.
+			if tp.recycle && r.out.pooled {
+				tp.put(r.out.data)
+				r.out.pooled = false
+			}
 		}
 	}
 	if tp.prof != nil {
@@ -227,10 +233,12 @@ func (tp *Tape) release() {
 	tp.recs = tp.recs[:0]
 }
 
-// SetRecycle switches the reuse of memory between passes on or off. When
-// on, Backward hands the buffers of the pass's intermediate tensors (the
-// outputs of recorded ops and their gradients) back to the tape, and later
-// ops reuse them: a training loop stops paying for fresh memory every step.
+// SetRecycle switches the reuse of memory on or off. When on, Backward
+// hands the buffers of the pass's intermediate tensors (the outputs of
+// recorded ops and their gradients) back to the tape as soon as their last
+// reader is done, and later ops reuse them: the backward pass's gradients
+// live in the forward pass's activations, and a training loop stops paying
+// for fresh memory every step.
 // The outputs of recorded ops, such as the loss, then hold other values
 // after Backward: read or Clone what you keep before calling it. Leaves
 // (parameters, inputs) and their gradients are never reused.
