@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -317,33 +318,45 @@ func TestNoGradRecordsNothing(t *testing.T) {
 // Memory of a step is released after Backward: the heap does not grow over
 // 1000 training steps of a small network.
 func TestNoGrowthOver1000Steps(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	w1, w2 := randTensor(r, 32, 16).SetRequiresGrad(true), randTensor(r, 4, 32).SetRequiresGrad(true)
-	x := randTensor(r, 8, 16)
-	tp := NewTape()
-	step := func() {
-		h := tp.Tanh(tp.Linear(x, w1, nil))
-		loss := tp.MSELoss(tp.Linear(h, w2, nil), New(8, 4), ReduceMeanLoss)
-		tp.Backward(loss)
-		w1.ZeroGrad()
-		w2.ZeroGrad()
-	}
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	for range 10 {
-		step()
-	}
-	before := heap()
-	for range 1000 {
-		step()
-	}
-	after := heap()
-	if after > before+256<<10 {
-		t.Fatalf("heap grew from %d to %d bytes over 1000 steps", before, after)
+	for _, recycle := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recycle=%v", recycle), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(5, 6))
+			// Sizes above the recycling threshold, so that the pool is used.
+			w1, w2 := randTensor(r, 64, 32).SetRequiresGrad(true), randTensor(r, 4, 64).SetRequiresGrad(true)
+			x := randTensor(r, 64, 32)
+			tp := NewTape()
+			tp.SetRecycle(recycle)
+			step := func() {
+				h := tp.Tanh(tp.Linear(x, w1, nil))
+				loss := tp.MSELoss(tp.Linear(h, w2, nil), New(64, 4), ReduceMeanLoss)
+				tp.Backward(loss)
+				w1.ZeroGrad()
+				w2.ZeroGrad()
+			}
+			heap := func() uint64 {
+				// Two collections: sync.Pool's victim cache keeps the
+				// kernels' scratch buffers alive through the first.
+				runtime.GC()
+				runtime.GC()
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				return m.HeapAlloc
+			}
+			for range 10 {
+				step()
+			}
+			before := heap()
+			for range 1000 {
+				step()
+			}
+			after := heap()
+			if after > before+256<<10 {
+				t.Fatalf("heap grew from %d to %d bytes over 1000 steps", before, after)
+			}
+			if recycle && len(tp.pool) == 0 {
+				t.Fatal("recycling tape pooled nothing")
+			}
+		})
 	}
 }
 
