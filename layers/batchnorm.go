@@ -47,3 +47,11 @@ func (b *BatchNorm) Params() []Param {
 
 // SetTraining switches between batch and running statistics.
 func (b *BatchNorm) SetTraining(on bool) { b.Training = on }
+
+// forwardAct is Forward followed by the activation act, fused.
+func (b *BatchNorm) forwardAct(tp *tensor.Tape, x *tensor.Tensor, act tensor.MapOp, alpha float32) *tensor.Tensor {
+	if b.Training {
+		b.NumBatchesTracked.Data()[0]++
+	}
+	return tp.BatchNormAct(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.Training, b.Momentum, b.Eps, act, alpha)
+}

@@ -235,3 +235,22 @@ func TestClipGradNorm(t *testing.T) {
 		t.Fatalf("clipped grads %g %g, want 0.6 0.8", ga, gb)
 	}
 }
+
+// Sequential runs a batch norm and the activation after it as one op.
+func TestSequentialFusesBatchNormActivation(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	s := NewSequential(NewLinear(3, 4, true, r), NewBatchNorm(4), LeakyReLU{Slope: 0.2}, NewBatchNorm(4), LeakyReLU{Slope: -1})
+	tp := tensor.NewTape()
+	p := tensor.NewProfile()
+	tp.SetProfile(p)
+	x := tensor.New(5, 3).SetRequiresGrad(true)
+	s.Forward(tp, x)
+	var ops []string
+	for _, e := range p.Entries() {
+		ops = append(ops, e.Op)
+	}
+	got := strings.Join(ops, " ")
+	if !strings.Contains(got, "batch_norm_leaky_relu") || !strings.Contains(got, "leaky_relu") || len(ops) != 4 {
+		t.Fatalf("ops %q: want linear, batch_norm_leaky_relu, then an unfused batch_norm and leaky_relu (negative slope)", got)
+	}
+}

@@ -81,12 +81,40 @@ type Sequential struct {
 // NewSequential returns a Sequential of the given layers.
 func NewSequential(layers ...Layer) *Sequential { return &Sequential{Layers: layers} }
 
-// Forward runs the layers in order.
+// Forward runs the layers in order. A BatchNorm followed by a ReLU, a leaky
+// ReLU of positive slope, a Tanh or a Sigmoid runs as one fused op
+// (tensor's BatchNormAct), which computes the same values and stores one
+// tensor fewer.
 func (s *Sequential) Forward(tp *tensor.Tape, x *tensor.Tensor) *tensor.Tensor {
-	for _, l := range s.Layers {
-		x = l.Forward(tp, x)
+	for i := 0; i < len(s.Layers); i++ {
+		if bn, ok := s.Layers[i].(*BatchNorm); ok && i+1 < len(s.Layers) {
+			if act, alpha, ok := fusable(s.Layers[i+1]); ok {
+				x = bn.forwardAct(tp, x, act, alpha)
+				i++
+				continue
+			}
+		}
+		x = s.Layers[i].Forward(tp, x)
 	}
 	return x
+}
+
+// fusable returns the map op of an activation layer that BatchNormAct can
+// fuse.
+func fusable(l Layer) (tensor.MapOp, float32, bool) {
+	switch a := l.(type) {
+	case ReLU, *ReLU:
+		return tensor.MapRelu, 0, true
+	case Tanh, *Tanh:
+		return tensor.MapTanh, 0, true
+	case Sigmoid, *Sigmoid:
+		return tensor.MapSigmoid, 0, true
+	case LeakyReLU:
+		return tensor.MapLeakyRelu, a.Slope, a.Slope > 0
+	case *LeakyReLU:
+		return tensor.MapLeakyRelu, a.Slope, a.Slope > 0
+	}
+	return 0, 0, false
 }
 
 // Params lists the layers' parameters, prefixed with their positions.

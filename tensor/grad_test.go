@@ -117,6 +117,12 @@ func gradCases() []gradCase {
 		{name: "batch_norm1d_eval", in: []*Tensor{R(4, 3), P(3), R(3)}, f: func(tp *Tape, in []*Tensor) *Tensor {
 			return tp.BatchNorm(in[0], in[1], in[2], FromSlice([]float32{0.1, -0.2, 0.3}, 3), FromSlice([]float32{0.5, 1.5, 2}, 3), false, 0.1, 1e-5)
 		}},
+		{name: "batch_norm_leaky_relu_train", in: []*Tensor{R(3, 2, 2, 3), P(2), R(2)}, f: func(tp *Tape, in []*Tensor) *Tensor {
+			return tp.BatchNormAct(in[0], in[1], in[2], New(2), FromSlice([]float32{1, 1}, 2), true, 0.1, 1e-5, MapLeakyRelu, 0.2)
+		}, opt: GradCheckOptions{Step: 1e-3, RTol: 2e-2, ATol: 2e-3}},
+		{name: "batch_norm_tanh_eval", in: []*Tensor{R(4, 3), P(3), R(3)}, f: func(tp *Tape, in []*Tensor) *Tensor {
+			return tp.BatchNormAct(in[0], in[1], in[2], FromSlice([]float32{0.1, -0.2, 0.3}, 3), FromSlice([]float32{0.5, 1.5, 2}, 3), false, 0.1, 1e-5, MapTanh, 0)
+		}},
 		{name: "l2_normalize", in: []*Tensor{R(2, 3, 4)}, f: u(func(tp *Tape, x *Tensor) *Tensor { return tp.L2Normalize(x, -1, 1e-8) })},
 		{name: "mse_sum", in: []*Tensor{R(3, 4), R(3, 4)}, f: func(tp *Tape, in []*Tensor) *Tensor { return tp.MSELoss(in[0], in[1], ReduceSumLoss) }},
 		{name: "mse_mean", in: []*Tensor{R(3, 4), R(3, 4)}, f: func(tp *Tape, in []*Tensor) *Tensor { return tp.MSELoss(in[0], in[1], ReduceMeanLoss) }},
@@ -476,6 +482,70 @@ func TestRecycleGivesSameGradients(t *testing.T) {
 				for j := range want[i] {
 					if got[i][j] != want[i][j] && !(got[i][j] != got[i][j] && want[i][j] != want[i][j]) {
 						t.Fatalf("%s pass %d: input %d grad[%d] = %g, without recycling %g", c.name, pass, i, j, got[i][j], want[i][j])
+					}
+				}
+			}
+		}
+	}
+}
+
+// The fused batch norm and activation equals the two ops composed: the
+// same output to the bit, and the same gradients up to rounding.
+func TestBatchNormActMatchesComposed(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	acts := []struct {
+		op    MapOp
+		alpha float32
+		f     func(tp *Tape, x *Tensor) *Tensor
+	}{
+		{MapRelu, 0, (*Tape).Relu},
+		{MapLeakyRelu, 0.01, func(tp *Tape, x *Tensor) *Tensor { return tp.LeakyRelu(x, 0.01) }},
+		{MapTanh, 0, (*Tape).Tanh},
+		{MapSigmoid, 0, (*Tape).Sigmoid},
+		{MapCopy, 0, func(_ *Tape, x *Tensor) *Tensor { return x }},
+	}
+	for _, a := range acts {
+		for _, training := range []bool{true, false} {
+			x := randTensor(r, 5, 3, 7)
+			gamma, beta := positiveTensor(r, 3), randTensor(r, 3)
+			dy := randTensor(r, 5, 3, 7)
+			run := func(fused bool) (y *Tensor, grads [][]float32, stats []float32) {
+				rm, rv := FromSlice([]float32{0.1, 0.2, -0.3}, 3), FromSlice([]float32{1, 2, 0.5}, 3)
+				for _, p := range []*Tensor{x, gamma, beta} {
+					p.SetRequiresGrad(true)
+					p.ZeroGrad()
+				}
+				tp := NewTape()
+				if fused {
+					y = tp.BatchNormAct(x, gamma, beta, rm, rv, training, 0.1, 1e-5, a.op, a.alpha)
+				} else {
+					y = a.f(tp, tp.BatchNorm(x, gamma, beta, rm, rv, training, 0.1, 1e-5))
+				}
+				out := y.Clone()
+				tp.BackwardWith(y, dy)
+				for _, p := range []*Tensor{x, gamma, beta} {
+					grads = append(grads, append([]float32(nil), p.Grad().Data()...))
+					p.SetRequiresGrad(false)
+					p.ZeroGrad()
+				}
+				return out, grads, append(rm.Data(), rv.Data()...)
+			}
+			yf, gf, sf := run(true)
+			yc, gc, sc := run(false)
+			for i := range yc.Data() {
+				if yf.Data()[i] != yc.Data()[i] {
+					t.Fatalf("%v training=%v: y[%d] fused %g, composed %g", a.op, training, i, yf.Data()[i], yc.Data()[i])
+				}
+			}
+			for i := range sc {
+				if sf[i] != sc[i] {
+					t.Fatalf("%v training=%v: running statistics differ: %v vs %v", a.op, training, sf, sc)
+				}
+			}
+			for k := range gc {
+				for i := range gc[k] {
+					if d := math.Abs(float64(gf[k][i] - gc[k][i])); d > 1e-6*(1+math.Abs(float64(gc[k][i]))) {
+						t.Fatalf("%v training=%v: gradient %d[%d] fused %g, composed %g", a.op, training, k, i, gf[k][i], gc[k][i])
 					}
 				}
 			}

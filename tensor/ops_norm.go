@@ -52,6 +52,68 @@ func (tp *Tape) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool
 	}, ins...)
 }
 
+// BatchNormAct is act(BatchNorm(x, ...)) as one op, for act MapRelu,
+// MapLeakyRelu (alpha > 0), MapTanh, MapSigmoid or MapCopy. It keeps only
+// its output: these activations' derivatives follow from the output alone
+// (the sign of a ReLU's output is its input's), so the normalised
+// pre-activation is never stored, which saves a tensor per layer.
+func (tp *Tape) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32, act MapOp, alpha float32) *Tensor {
+	switch {
+	case act == MapRelu || act == MapTanh || act == MapSigmoid || act == MapCopy:
+	case act == MapLeakyRelu && alpha > 0:
+	default:
+		panic(fmt.Sprintf("tensor: BatchNormAct: activation %v with alpha %g cannot be fused", act, alpha))
+	}
+	if len(x.shape) < 2 || len(x.shape) > 4 {
+		panic(fmt.Sprintf("tensor: BatchNormAct: input %s: want [N C], [N C L] or [N C H W]", ShapeString(x.shape)))
+	}
+	c := x.shape[1]
+	for _, p := range []*Tensor{gamma, beta, runMean, runVar} {
+		if p != nil && (len(p.shape) != 1 || p.shape[0] != c) {
+			panic(fmt.Sprintf("tensor: BatchNormAct: input %s and per-channel tensor %s: want [%d]", ShapeString(x.shape), ShapeString(p.shape), c))
+		}
+	}
+	if runMean == nil || runVar == nil {
+		panic("tensor: BatchNormAct: running mean and variance are required")
+	}
+	args := BatchNormArgs{N: x.shape[0], C: c, HW: len(x.data) / max(x.shape[0]*c, 1), Eps: eps, Training: training, Momentum: momentum}
+	be := tp.Backend()
+	y := tp.newT(x.shape...)
+	saveMean, saveInv := New(c), New(c)
+	opt := func(t *Tensor) Buffer {
+		if t == nil {
+			return nil
+		}
+		return hb(t)
+	}
+	be.BatchNorm(args, hb(x), opt(gamma), opt(beta), hb(runMean), hb(runVar), hb(saveMean), hb(saveInv), hb(y))
+	be.Map(act, alpha, hb(y), hb(y))
+	ins := []*Tensor{x}
+	if gamma != nil {
+		ins = append(ins, gamma)
+	}
+	if beta != nil {
+		ins = append(ins, beta)
+	}
+	return tp.done("batch_norm_"+act.String(), y, func(g *Tensor) {
+		dz := tp.buf(len(x.data))
+		// y stands in for the activation's input: same sign, and the
+		// smooth activations' derivatives read y only.
+		be.MapBackward(act, alpha, hb(y), hb(y), hb(g), HostBuffer(dz))
+		dx := tp.buf(len(x.data))
+		dg, db := tp.buf(c), tp.buf(c)
+		be.BatchNormBackward(args, hb(x), HostBuffer(dz), opt(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
+		tp.put(dz)
+		tp.accumOwned(x, dx)
+		if gamma != nil {
+			tp.accumOwned(gamma, dg)
+		}
+		if beta != nil {
+			tp.accumOwned(beta, db)
+		}
+	}, ins...)
+}
+
 // L2Normalize returns x / (||x|| + eps), the norm taken along axis (kept for
 // broadcasting), as the HALO reference code normalises each subspace.
 func (tp *Tape) L2Normalize(x *Tensor, axis int, eps float32) *Tensor {
