@@ -52,7 +52,8 @@ func (t *Tensor) Len() int { return len(t.data) }
 func (t *Tensor) Data() []float32 { return t.data }
 
 // Reshape returns a tensor sharing t's data with a new shape of the same size.
-// One dimension may be -1, inferred from the others.
+// One dimension may be -1, inferred from the others. The result is outside
+// any tape; Tape.View is the reshape that gradients flow through.
 func (t *Tensor) Reshape(shape ...int) *Tensor {
 	s := cloneShape(shape)
 	infer := -1
