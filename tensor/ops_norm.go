@@ -8,29 +8,13 @@ import "fmt"
 // and runVar [C] in place (momentum as PyTorch's, unbiased variance); in
 // evaluation it uses them.
 func (tp *Tape) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) *Tensor {
-	if len(x.shape) < 2 || len(x.shape) > 4 {
-		panic(fmt.Sprintf("tensor: BatchNorm: input %s: want [N C], [N C L] or [N C H W]", ShapeString(x.shape)))
-	}
-	c := x.shape[1]
-	for _, p := range []*Tensor{gamma, beta, runMean, runVar} {
-		if p != nil && (len(p.shape) != 1 || p.shape[0] != c) {
-			panic(fmt.Sprintf("tensor: BatchNorm: input %s and per-channel tensor %s: want [%d]", ShapeString(x.shape), ShapeString(p.shape), c))
-		}
-	}
-	if runMean == nil || runVar == nil {
-		panic("tensor: BatchNorm: running mean and variance are required")
-	}
-	args := BatchNormArgs{N: x.shape[0], C: c, HW: len(x.data) / max(x.shape[0]*c, 1), Eps: eps, Training: training, Momentum: momentum}
+	args := bnArgs("BatchNorm", x, gamma, beta, runMean, runVar, training, momentum, eps)
+	c := args.C
 	be := tp.Backend()
 	y := tp.newT(x.shape...)
 	saveMean, saveInv := New(c), New(c)
-	opt := func(t *Tensor) Buffer {
-		if t == nil {
-			return nil
-		}
-		return hb(t)
-	}
-	be.BatchNorm(args, hb(x), opt(gamma), opt(beta), hb(runMean), hb(runVar), hb(saveMean), hb(saveInv), hb(y))
+
+	be.BatchNorm(args, hb(x), optBuffer(gamma), optBuffer(beta), hb(runMean), hb(runVar), hb(saveMean), hb(saveInv), hb(y))
 	ins := []*Tensor{x}
 	if gamma != nil {
 		ins = append(ins, gamma)
@@ -41,7 +25,7 @@ func (tp *Tape) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool
 	return tp.done("batch_norm", y, func(g *Tensor) {
 		dx := tp.buf(len(x.data))
 		dg, db := tp.buf(c), tp.buf(c)
-		be.BatchNormBackward(args, hb(x), hb(g), opt(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
+		be.BatchNormBackward(args, hb(x), hb(g), optBuffer(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
 		tp.accumOwned(x, dx)
 		if gamma != nil {
 			tp.accumOwned(gamma, dg)
@@ -64,29 +48,13 @@ func (tp *Tape) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, training b
 	default:
 		panic(fmt.Sprintf("tensor: BatchNormAct: activation %v with alpha %g cannot be fused", act, alpha))
 	}
-	if len(x.shape) < 2 || len(x.shape) > 4 {
-		panic(fmt.Sprintf("tensor: BatchNormAct: input %s: want [N C], [N C L] or [N C H W]", ShapeString(x.shape)))
-	}
-	c := x.shape[1]
-	for _, p := range []*Tensor{gamma, beta, runMean, runVar} {
-		if p != nil && (len(p.shape) != 1 || p.shape[0] != c) {
-			panic(fmt.Sprintf("tensor: BatchNormAct: input %s and per-channel tensor %s: want [%d]", ShapeString(x.shape), ShapeString(p.shape), c))
-		}
-	}
-	if runMean == nil || runVar == nil {
-		panic("tensor: BatchNormAct: running mean and variance are required")
-	}
-	args := BatchNormArgs{N: x.shape[0], C: c, HW: len(x.data) / max(x.shape[0]*c, 1), Eps: eps, Training: training, Momentum: momentum}
+	args := bnArgs("BatchNormAct", x, gamma, beta, runMean, runVar, training, momentum, eps)
+	c := args.C
 	be := tp.Backend()
 	y := tp.newT(x.shape...)
 	saveMean, saveInv := New(c), New(c)
-	opt := func(t *Tensor) Buffer {
-		if t == nil {
-			return nil
-		}
-		return hb(t)
-	}
-	be.BatchNorm(args, hb(x), opt(gamma), opt(beta), hb(runMean), hb(runVar), hb(saveMean), hb(saveInv), hb(y))
+
+	be.BatchNorm(args, hb(x), optBuffer(gamma), optBuffer(beta), hb(runMean), hb(runVar), hb(saveMean), hb(saveInv), hb(y))
 	be.Map(act, alpha, hb(y), hb(y))
 	ins := []*Tensor{x}
 	if gamma != nil {
@@ -102,7 +70,7 @@ func (tp *Tape) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, training b
 		be.MapBackward(act, alpha, hb(y), hb(y), hb(g), HostBuffer(dz))
 		dx := tp.buf(len(x.data))
 		dg, db := tp.buf(c), tp.buf(c)
-		be.BatchNormBackward(args, hb(x), HostBuffer(dz), opt(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
+		be.BatchNormBackward(args, hb(x), HostBuffer(dz), optBuffer(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
 		tp.put(dz)
 		tp.accumOwned(x, dx)
 		if gamma != nil {
@@ -119,4 +87,30 @@ func (tp *Tape) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, training b
 func (tp *Tape) L2Normalize(x *Tensor, axis int, eps float32) *Tensor {
 	norm := tp.AddScalar(tp.Sqrt(tp.Sum(tp.Square(x), true, axis)), eps)
 	return tp.Div(x, norm)
+}
+
+// bnArgs checks the shapes of a batch norm's operands, panicking with both
+// shapes named, and returns its kernel arguments.
+func bnArgs(op string, x, gamma, beta, runMean, runVar *Tensor, training bool, momentum, eps float32) BatchNormArgs {
+	if len(x.shape) < 2 || len(x.shape) > 4 {
+		panic(fmt.Sprintf("tensor: %s: input %s: want [N C], [N C L] or [N C H W]", op, ShapeString(x.shape)))
+	}
+	c := x.shape[1]
+	for _, p := range []*Tensor{gamma, beta, runMean, runVar} {
+		if p != nil && (len(p.shape) != 1 || p.shape[0] != c) {
+			panic(fmt.Sprintf("tensor: %s: input %s and per-channel tensor %s: want [%d]", op, ShapeString(x.shape), ShapeString(p.shape), c))
+		}
+	}
+	if runMean == nil || runVar == nil {
+		panic("tensor: " + op + ": running mean and variance are required")
+	}
+	return BatchNormArgs{N: x.shape[0], C: c, HW: len(x.data) / max(x.shape[0]*c, 1), Eps: eps, Training: training, Momentum: momentum}
+}
+
+// optBuffer is t's buffer, or nil for an absent optional parameter.
+func optBuffer(t *Tensor) Buffer {
+	if t == nil {
+		return nil
+	}
+	return hb(t)
 }
