@@ -103,3 +103,52 @@ func ClipGradNorm(params []*tensor.Tensor, maxNorm float64) float64 {
 	}
 	return norm
 }
+
+// AdamState is the state of an Adam optimiser, per parameter in the order
+// of Params: the number of steps taken and the first and second moment
+// estimates (PyTorch's "step", "exp_avg" and "exp_avg_sq"). M[k] and V[k]
+// are nil for a parameter that has not been stepped yet.
+type AdamState struct {
+	Steps []int
+	M, V  [][]float32
+}
+
+// State returns a deep copy of the optimiser's state, for checkpoints.
+func (a *Adam) State() AdamState {
+	s := AdamState{Steps: append([]int(nil), a.step...), M: make([][]float32, len(a.m)), V: make([][]float32, len(a.v))}
+	for k := range a.m {
+		if a.m[k] != nil {
+			s.M[k] = append([]float32(nil), a.m[k]...)
+			s.V[k] = append([]float32(nil), a.v[k]...)
+		}
+	}
+	return s
+}
+
+// SetState replaces the optimiser's state with a copy of s, which must
+// match the parameters in number and sizes.
+func (a *Adam) SetState(s AdamState) error {
+	if len(s.Steps) != len(a.Params) || len(s.M) != len(a.Params) || len(s.V) != len(a.Params) {
+		return fmt.Errorf("layers: Adam state for %d/%d/%d parameters, optimiser has %d", len(s.Steps), len(s.M), len(s.V), len(a.Params))
+	}
+	for k, p := range a.Params {
+		if (s.M[k] == nil) != (s.V[k] == nil) {
+			return fmt.Errorf("layers: Adam state of parameter %d: one moment missing", k)
+		}
+		if s.M[k] != nil && (len(s.M[k]) != p.Len() || len(s.V[k]) != p.Len()) {
+			return fmt.Errorf("layers: Adam state of parameter %d: moments of %d/%d values, parameter has %d", k, len(s.M[k]), len(s.V[k]), p.Len())
+		}
+		if s.Steps[k] < 0 {
+			return fmt.Errorf("layers: Adam state of parameter %d: negative step %d", k, s.Steps[k])
+		}
+	}
+	for k := range a.Params {
+		a.step[k] = s.Steps[k]
+		a.m[k], a.v[k] = nil, nil
+		if s.M[k] != nil {
+			a.m[k] = append([]float32(nil), s.M[k]...)
+			a.v[k] = append([]float32(nil), s.V[k]...)
+		}
+	}
+	return nil
+}
