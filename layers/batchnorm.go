@@ -10,7 +10,11 @@ type BatchNorm struct {
 	RunningMean, RunningVar *tensor.Tensor
 	NumBatchesTracked       *tensor.Tensor // one value, an int64 in files
 	Momentum, Eps           float32
-	Training                bool
+	// CumulativeAverage is PyTorch's momentum=None: the running statistics
+	// are the plain average of all batches seen (factor 1/n at the n-th
+	// training batch) and Momentum is ignored.
+	CumulativeAverage bool
+	Training          bool
 }
 
 // NewBatchNorm returns a BatchNorm over c channels as PyTorch's defaults:
@@ -28,10 +32,21 @@ func NewBatchNorm(c int) *BatchNorm {
 
 // Forward normalises x; in training it updates the running statistics.
 func (b *BatchNorm) Forward(tp *tensor.Tape, x *tensor.Tensor) *tensor.Tensor {
-	if b.Training {
-		b.NumBatchesTracked.Data()[0]++
+	return tp.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.Training, b.count(), b.Eps)
+}
+
+// count counts a training batch and returns the factor of its statistics
+// in the running averages.
+func (b *BatchNorm) count() float32 {
+	if !b.Training {
+		return b.Momentum
 	}
-	return tp.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.Training, b.Momentum, b.Eps)
+	n := b.NumBatchesTracked.Data()
+	n[0]++
+	if b.CumulativeAverage {
+		return 1 / n[0]
+	}
+	return b.Momentum
 }
 
 // Params lists weight, bias and the buffers, as PyTorch's state dict.
@@ -50,8 +65,5 @@ func (b *BatchNorm) SetTraining(on bool) { b.Training = on }
 
 // forwardAct is Forward followed by the activation act, fused.
 func (b *BatchNorm) forwardAct(tp *tensor.Tape, x *tensor.Tensor, act tensor.MapOp, alpha float32) *tensor.Tensor {
-	if b.Training {
-		b.NumBatchesTracked.Data()[0]++
-	}
-	return tp.BatchNormAct(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.Training, b.Momentum, b.Eps, act, alpha)
+	return tp.BatchNormAct(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.Training, b.count(), b.Eps, act, alpha)
 }

@@ -15,8 +15,14 @@ type Conv2d struct {
 // NewConv2d returns a Conv2d with a square kernel k, stride and padding,
 // initialised as PyTorch's.
 func NewConv2d(in, out, k, stride, padding int, bias bool, rng *rand.Rand) *Conv2d {
-	c := &Conv2d{Weight: param(out, in, k, k),
-		P: tensor.ConvParams{Stride: [2]int{stride, stride}, Padding: [2]int{padding, padding}}}
+	return NewConv2dRect(in, out, [2]int{k, k}, square(stride, padding, 0), bias, rng)
+}
+
+// NewConv2dRect returns a Conv2d with a kernel of kernel[0] rows and
+// kernel[1] columns and any (height, width) stride, padding and dilation
+// in p, initialised as PyTorch's.
+func NewConv2dRect(in, out int, kernel [2]int, p tensor.ConvParams, bias bool, rng *rand.Rand) *Conv2d {
+	c := &Conv2d{Weight: param(out, in, kernel[0], kernel[1]), P: p}
 	if bias {
 		c.Bias = param(out)
 	}
@@ -45,8 +51,14 @@ type ConvTranspose2d struct {
 // stride, padding and output padding, initialised as PyTorch's (whose fan-in
 // is taken from the weight's dimension 1, Out).
 func NewConvTranspose2d(in, out, k, stride, padding, outputPadding int, bias bool, rng *rand.Rand) *ConvTranspose2d {
-	c := &ConvTranspose2d{Weight: param(in, out, k, k), P: tensor.ConvParams{
-		Stride: [2]int{stride, stride}, Padding: [2]int{padding, padding}, OutputPadding: [2]int{outputPadding, outputPadding}}}
+	return NewConvTranspose2dRect(in, out, [2]int{k, k}, square(stride, padding, outputPadding), bias, rng)
+}
+
+// NewConvTranspose2dRect returns a ConvTranspose2d with a kernel of
+// kernel[0] rows and kernel[1] columns and any (height, width) stride,
+// padding, dilation and output padding in p, initialised as PyTorch's.
+func NewConvTranspose2dRect(in, out int, kernel [2]int, p tensor.ConvParams, bias bool, rng *rand.Rand) *ConvTranspose2d {
+	c := &ConvTranspose2d{Weight: param(in, out, kernel[0], kernel[1]), P: p}
 	if bias {
 		c.Bias = param(out)
 	}
@@ -93,3 +105,10 @@ func (c *Conv1d) Params() []Param { return weightBias(c.Weight, c.Bias) }
 
 // SetTraining does nothing.
 func (c *Conv1d) SetTraining(bool) {}
+
+// square returns the parameters of a layer with the same stride, padding
+// and output padding along both axes.
+func square(stride, padding, outputPadding int) tensor.ConvParams {
+	return tensor.ConvParams{Stride: [2]int{stride, stride}, Padding: [2]int{padding, padding},
+		OutputPadding: [2]int{outputPadding, outputPadding}}
+}

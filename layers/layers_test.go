@@ -197,6 +197,29 @@ func TestGradCheckRecurrentAndTemporal(t *testing.T) {
 	}
 }
 
+// The LSTM from initial states passes the gradient check with respect to
+// its input, the states and all its parameters.
+func TestGradCheckLSTMInitialState(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	randT := func(s ...int) *tensor.Tensor {
+		x := tensor.New(s...)
+		for i := range x.Data() {
+			x.Data()[i] = float32(r.NormFloat64())
+		}
+		return x
+	}
+	lstm := NewLSTM(2, 3, 2, true, r)
+	x, h0, c0 := randT(2, 3, 2), randT(4, 2, 3), randT(4, 2, 3)
+	in := append([]*tensor.Tensor{x, h0, c0}, Trainable(lstm)...)
+	err := tensor.GradCheck(func(tp *tensor.Tape, _ []*tensor.Tensor) *tensor.Tensor {
+		y, h, c := lstm.ForwardState(tp, x, h0, c0)
+		return tp.Concat(0, tp.View(y, -1), tp.View(h, -1), tp.View(c, -1))
+	}, in, tensor.GradCheckOptions{})
+	if err != nil {
+		t.Fatal("LSTM with initial states:", err)
+	}
+}
+
 // Output t of the temporal block depends on inputs up to t only.
 func TestTemporalBlockIsCausal(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 11))
@@ -252,5 +275,34 @@ func TestSequentialFusesBatchNormActivation(t *testing.T) {
 	got := strings.Join(ops, " ")
 	if !strings.Contains(got, "batch_norm_leaky_relu") || !strings.Contains(got, "leaky_relu") || len(ops) != 4 {
 		t.Fatalf("ops %q: want linear, batch_norm_leaky_relu, then an unfused batch_norm and leaky_relu (negative slope)", got)
+	}
+}
+
+// A wrong initial state panics with the input's and the state's shapes.
+func TestLSTMStateShapeError(t *testing.T) {
+	l := NewLSTM(3, 2, 1, true, rand.New(rand.NewPCG(1, 1)))
+	defer func() {
+		msg, _ := recover().(string)
+		if !strings.Contains(msg, "[4 5 3]") || !strings.Contains(msg, "[2 3 2]") {
+			t.Fatalf("panic %q: want one naming the input [4 5 3] and the state [2 3 2]", msg)
+		}
+	}()
+	l.ForwardState(nil, tensor.New(4, 5, 3), tensor.New(2, 3, 2), nil)
+}
+
+// With momentum=None (CumulativeAverage) the running mean is the plain
+// average of the batch means, and Momentum plays no part.
+func TestBatchNormCumulativeAverage(t *testing.T) {
+	b := NewBatchNorm(1)
+	b.CumulativeAverage = true
+	b.Momentum = 0.9
+	for _, v := range []float32{1, 2, 6} {
+		b.Forward(nil, tensor.FromSlice([]float32{v - 1, v + 1}, 2, 1))
+	}
+	if m := b.RunningMean.Data()[0]; math.Abs(float64(m)-3) > 1e-6 {
+		t.Fatalf("running mean %g after batch means 1, 2, 6: want 3", m)
+	}
+	if n := b.NumBatchesTracked.Data()[0]; n != 3 {
+		t.Fatalf("num_batches_tracked %g, want 3", n)
 	}
 }

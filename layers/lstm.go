@@ -79,15 +79,36 @@ func (l *LSTM) SetTraining(bool) {}
 // first) and the final hidden and cell states [NumLayers*dirs, B, Hidden],
 // as PyTorch's (output, (h_n, c_n)).
 func (l *LSTM) Forward(tp *tensor.Tape, x *tensor.Tensor) (out, hN, cN *tensor.Tensor) {
+	return l.ForwardState(tp, x, nil, nil)
+}
+
+// ForwardState is Forward from the initial states h0 and c0
+// [NumLayers*dirs, B, Hidden], PyTorch's lstm(x, (h0, c0)), indexed as
+// h_n; nil stands for zeros. Gradients flow into h0 and c0.
+func (l *LSTM) ForwardState(tp *tensor.Tape, x, h0, c0 *tensor.Tensor) (out, hN, cN *tensor.Tensor) {
 	if x.Rank() != 3 || x.Dim(2) != l.InputSize {
 		panic(fmt.Sprintf("layers: LSTM: input %s: want [B T %d]", tensor.ShapeString(x.Shape()), l.InputSize))
+	}
+	b := x.Dim(0)
+	for _, s := range []*tensor.Tensor{h0, c0} {
+		if s != nil && (s.Rank() != 3 || s.Dim(0) != l.NumLayers*l.dirs() || s.Dim(1) != b || s.Dim(2) != l.Hidden) {
+			panic(fmt.Sprintf("layers: LSTM: input %s and initial state %s: want [%d %d %d]",
+				tensor.ShapeString(x.Shape()), tensor.ShapeString(s.Shape()), l.NumLayers*l.dirs(), b, l.Hidden))
+		}
+	}
+	initial := func(s *tensor.Tensor, i int) *tensor.Tensor {
+		if s == nil {
+			return tensor.New(b, l.Hidden)
+		}
+		return tp.View(tp.Slice(s, 0, i, i+1), b, l.Hidden)
 	}
 	var hs, cs []*tensor.Tensor
 	for k := range l.NumLayers {
 		outs := make([]*tensor.Tensor, l.dirs())
 		for d := range l.dirs() {
+			i := k*l.dirs() + d
 			var h, c *tensor.Tensor
-			outs[d], h, c = l.Cells[k*l.dirs()+d].run(tp, x, l.Hidden, d == 1)
+			outs[d], h, c = l.Cells[i].run(tp, x, initial(h0, i), initial(c0, i), d == 1)
 			hs, cs = append(hs, h), append(cs, c)
 		}
 		x = outs[0]
@@ -98,13 +119,14 @@ func (l *LSTM) Forward(tp *tensor.Tape, x *tensor.Tensor) (out, hN, cN *tensor.T
 	return x, tp.Stack(0, hs...), tp.Stack(0, cs...)
 }
 
-// run unrolls one direction over x [B, T, in]: outputs [B, T, H] in time
-// order, and the last hidden and cell states [B, H].
-func (c *LSTMCell) run(tp *tensor.Tape, x *tensor.Tensor, hidden int, reverse bool) (out, h, cell *tensor.Tensor) {
+// run unrolls one direction over x [B, T, in] from the states h and cell
+// [B, H]: outputs [B, T, H] in time order, and the last hidden and cell
+// states [B, H].
+func (c *LSTMCell) run(tp *tensor.Tape, x, h, cell *tensor.Tensor, reverse bool) (out, hLast, cLast *tensor.Tensor) {
 	b, steps, in := x.Dim(0), x.Dim(1), x.Dim(2)
+	hidden := h.Dim(1)
 	// The input projections of all steps in one product.
 	xp := tp.View(tp.Linear(tp.View(x, b*steps, in), c.WeightIH, c.BiasIH), b, steps, 4*hidden)
-	h, cell = tensor.New(b, hidden), tensor.New(b, hidden)
 	hs := make([]*tensor.Tensor, steps)
 	for s := range steps {
 		t := s
