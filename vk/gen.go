@@ -1,0 +1,3 @@
+package vk
+
+//go:generate go run shaders/gen.go

@@ -1,0 +1,196 @@
+//go:build cgo && linux
+
+package vk
+
+/*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+// Only the few declarations the hot path and the loader need, written out
+// here so that no Vulkan headers are required to build.
+typedef void (*hvkVoidFn)(void);
+typedef hvkVoidFn (*hvkGetInstanceProcAddr)(void* instance, const char* name);
+typedef hvkVoidFn (*hvkGetDeviceProcAddr)(void* device, const char* name);
+
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_MEMORY_BARRIER = 46
+	const void* pNext;
+	uint32_t srcAccessMask;
+	uint32_t dstAccessMask;
+} hvkMemoryBarrier;
+
+typedef void (*hvkCmdBindPipeline)(void*, uint32_t, uint64_t);
+typedef void (*hvkCmdBindDescriptorSets)(void*, uint32_t, uint64_t, uint32_t, uint32_t, const uint64_t*, uint32_t, const uint32_t*);
+typedef void (*hvkCmdPushConstants)(void*, uint64_t, uint32_t, uint32_t, uint32_t, const void*);
+typedef void (*hvkCmdDispatch)(void*, uint32_t, uint32_t, uint32_t);
+typedef void (*hvkCmdPipelineBarrier)(void*, uint32_t, uint32_t, uint32_t, uint32_t, const hvkMemoryBarrier*, uint32_t, const void*, uint32_t, const void*);
+
+static void* hvkLib;
+static hvkGetInstanceProcAddr hvkGIPA;
+static hvkCmdBindPipeline hvkBindPipeline;
+static hvkCmdBindDescriptorSets hvkBindSets;
+static hvkCmdPushConstants hvkPush;
+static hvkCmdDispatch hvkDispatchFn;
+static hvkCmdPipelineBarrier hvkBarrierFn;
+
+// hvkOpen loads the Vulkan loader library; 0 on success.
+static int hvkOpen(const char* name) {
+	hvkLib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (hvkLib == NULL) {
+		return 1;
+	}
+	hvkGIPA = (hvkGetInstanceProcAddr)dlsym(hvkLib, "vkGetInstanceProcAddr");
+	if (hvkGIPA == NULL) {
+		return 2;
+	}
+	return 0;
+}
+
+static const char* hvkDlerror(void) {
+	const char* e = dlerror();
+	return e ? e : "unknown error";
+}
+
+static void* hvkGIPAPtr(void) { return (void*)hvkGIPA; }
+
+// hvkLoadDevice fetches the command-recording entry points of device; 0 on success.
+static int hvkLoadDevice(void* instance, void* device) {
+	hvkGetDeviceProcAddr gdpa = (hvkGetDeviceProcAddr)hvkGIPA(instance, "vkGetDeviceProcAddr");
+	if (gdpa == NULL) {
+		return 1;
+	}
+	hvkBindPipeline = (hvkCmdBindPipeline)gdpa(device, "vkCmdBindPipeline");
+	hvkBindSets = (hvkCmdBindDescriptorSets)gdpa(device, "vkCmdBindDescriptorSets");
+	hvkPush = (hvkCmdPushConstants)gdpa(device, "vkCmdPushConstants");
+	hvkDispatchFn = (hvkCmdDispatch)gdpa(device, "vkCmdDispatch");
+	hvkBarrierFn = (hvkCmdPipelineBarrier)gdpa(device, "vkCmdPipelineBarrier");
+	if (!hvkBindPipeline || !hvkBindSets || !hvkPush || !hvkDispatchFn || !hvkBarrierFn) {
+		return 2;
+	}
+	return 0;
+}
+
+// hvkBarrier makes all earlier compute and transfer writes visible to later
+// compute and transfer commands and to the host.
+static void hvkBarrier(void* cmd) {
+	hvkMemoryBarrier b = {46, NULL, 0x40 | 0x1000, 0x20 | 0x40 | 0x800 | 0x1000 | 0x2000};
+	hvkBarrierFn(cmd, 0x800 | 0x1000, 0x800 | 0x1000 | 0x4000, 0, 1, &b, 0, NULL, 0, NULL);
+}
+
+// hvkDispatch records one kernel and the barrier after it: one cgo call
+// instead of five through the binding.
+static void hvkDispatch(void* cmd, uint64_t pipeline, uint64_t layout, uint64_t set,
+		const void* push, uint32_t pushSize, uint32_t x, uint32_t y, uint32_t z) {
+	hvkBindPipeline(cmd, 1, pipeline);
+	hvkBindSets(cmd, 1, layout, 0, 1, &set, 0, NULL);
+	if (pushSize > 0) {
+		hvkPush(cmd, layout, 0x20, 0, pushSize, push);
+	}
+	hvkDispatchFn(cmd, x, y, z);
+	hvkBarrier(cmd);
+}
+
+// Validation messages: counted, and printed to stderr.
+typedef struct {
+	uint32_t sType;
+	const void* pNext;
+	uint32_t flags;
+	const char* pMessageIdName;
+	int32_t messageIdNumber;
+	const char* pMessage;
+} hvkDebugData;
+
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT
+	const void* pNext;
+	uint32_t flags;
+	uint32_t messageSeverity;
+	uint32_t messageType;
+	void* pfnUserCallback;
+	void* pUserData;
+} hvkDebugInfo;
+
+typedef int32_t (*hvkCreateMessenger)(void*, const hvkDebugInfo*, const void*, uint64_t*);
+
+static volatile int64_t hvkValidationErrors;
+
+static uint32_t hvkDebugCallback(uint32_t severity, uint32_t types, const hvkDebugData* data, void* user) {
+	if (severity & 0x1000) {
+		__sync_fetch_and_add(&hvkValidationErrors, 1);
+	}
+	fprintf(stderr, "vk validation (severity %#x): %s\n", severity, data && data->pMessage ? data->pMessage : "");
+	return 0;
+}
+
+// hvkInstallMessenger reports validation warnings and errors; 0 on success.
+static int hvkInstallMessenger(void* instance) {
+	hvkCreateMessenger create = (hvkCreateMessenger)hvkGIPA(instance, "vkCreateDebugUtilsMessengerEXT");
+	if (create == NULL) {
+		return 1;
+	}
+	hvkDebugInfo info = {1000128004, NULL, 0, 0x100 | 0x1000, 1 | 2 | 4, (void*)hvkDebugCallback, NULL};
+	uint64_t messenger = 0;
+	return create(instance, &info, NULL, &messenger) != 0 ? 2 : 0;
+}
+
+static int64_t hvkErrors(void) { return hvkValidationErrors; }
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// loaderName is the Vulkan loader's run-time library. The unversioned
+// libvulkan.so that the binding opens by default comes only with the
+// development package, so the loader is opened here and handed over.
+const loaderName = "libvulkan.so.1"
+
+func openLoader() (unsafe.Pointer, error) {
+	name := C.CString(loaderName)
+	defer C.free(unsafe.Pointer(name))
+	switch C.hvkOpen(name) {
+	case 0:
+		return C.hvkGIPAPtr(), nil
+	case 1:
+		return nil, fmt.Errorf("no Vulkan loader: %s", C.GoString(C.hvkDlerror()))
+	}
+	return nil, errors.New("no Vulkan loader: " + loaderName + " has no vkGetInstanceProcAddr")
+}
+
+func loadDeviceFns(instance, device unsafe.Pointer) error {
+	if rc := C.hvkLoadDevice(instance, device); rc != 0 {
+		return fmt.Errorf("vk: device entry points missing (code %d)", int(rc))
+	}
+	return nil
+}
+
+func installMessenger(instance unsafe.Pointer) error {
+	if rc := C.hvkInstallMessenger(instance); rc != 0 {
+		return fmt.Errorf("vk: cannot install the validation message callback (code %d)", int(rc))
+	}
+	return nil
+}
+
+// ValidationErrors is the number of errors the Khronos validation layer has
+// reported since the process started (0 unless HALO_VK_VALIDATE=1).
+func ValidationErrors() int64 { return int64(C.hvkErrors()) }
+
+func cmdDispatch(cmd unsafe.Pointer, pipeline, layout, set uint64, push unsafe.Pointer, pushSize int, x, y, z int) {
+	C.hvkDispatch(cmd, C.uint64_t(pipeline), C.uint64_t(layout), C.uint64_t(set), push, C.uint32_t(pushSize),
+		C.uint32_t(x), C.uint32_t(y), C.uint32_t(z))
+}
+
+func cmdBarrier(cmd unsafe.Pointer) { C.hvkBarrier(cmd) }
+
+// cBytes copies b into C memory, for data the binding passes by pointer
+// inside structs (cgo forbids Go pointers there); free it with cFree.
+func cBytes(b []byte) unsafe.Pointer { return C.CBytes(b) }
+
+func cFree(p unsafe.Pointer) { C.free(p) }

@@ -1,0 +1,239 @@
+//go:build cgo && linux
+
+package vk
+
+import (
+	"embed"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"unsafe"
+
+	vkb "github.com/vulkan-go/vulkan"
+)
+
+// The SPIR-V of every kernel variant, compiled from shaders/ by
+// `go generate` (shaders/gen.go) and committed.
+//
+//go:embed spv/*.spv
+var spvFS embed.FS
+
+// pushBytes is the push-constant range every pipeline layout declares: the
+// minimum every device offers, and enough for every kernel's parameters.
+const pushBytes = 128
+
+// kernel names a pipeline: a SPIR-V variant, its number of storage-buffer
+// bindings and its specialisation constants (ids 0, 1, ... in order).
+type kernel struct {
+	spv      string
+	bindings int
+	spec     []uint32
+}
+
+func (k kernel) key() string {
+	var s strings.Builder
+	s.WriteString(k.spv)
+	for _, v := range k.spec {
+		fmt.Fprintf(&s, ",%d", v)
+	}
+	return s.String()
+}
+
+// layout is the descriptor-set and pipeline layout shared by all kernels
+// with the same number of bindings.
+type layout struct {
+	id       int
+	bindings int
+	set      vkb.DescriptorSetLayout
+	pipe     vkb.PipelineLayout
+}
+
+type pipeline struct {
+	pipe   vkb.Pipeline
+	layout *layout
+}
+
+// handle converts a non-dispatchable Vulkan handle for the C hot path.
+func handle[T any](h T) uint64 {
+	return uint64(uintptr(*(*unsafe.Pointer)(unsafe.Pointer(&h))))
+}
+
+func (b *Backend) layoutFor(n int) (*layout, error) {
+	if l := b.layouts[n]; l != nil {
+		return l, nil
+	}
+	binds := make([]vkb.DescriptorSetLayoutBinding, n)
+	for i := range binds {
+		binds[i] = vkb.DescriptorSetLayoutBinding{
+			Binding:         uint32(i),
+			DescriptorType:  vkb.DescriptorTypeStorageBuffer,
+			DescriptorCount: 1,
+			StageFlags:      vkb.ShaderStageFlags(vkb.ShaderStageComputeBit),
+		}
+	}
+	var set vkb.DescriptorSetLayout
+	if err := vkErr("vkCreateDescriptorSetLayout", vkb.CreateDescriptorSetLayout(b.d.dev, &vkb.DescriptorSetLayoutCreateInfo{
+		SType:        vkb.StructureTypeDescriptorSetLayoutCreateInfo,
+		BindingCount: uint32(n),
+		PBindings:    binds,
+	}, nil, &set)); err != nil {
+		return nil, err
+	}
+	var pl vkb.PipelineLayout
+	if err := vkErr("vkCreatePipelineLayout", vkb.CreatePipelineLayout(b.d.dev, &vkb.PipelineLayoutCreateInfo{
+		SType:                  vkb.StructureTypePipelineLayoutCreateInfo,
+		SetLayoutCount:         1,
+		PSetLayouts:            []vkb.DescriptorSetLayout{set},
+		PushConstantRangeCount: 1,
+		PPushConstantRanges: []vkb.PushConstantRange{{
+			StageFlags: vkb.ShaderStageFlags(vkb.ShaderStageComputeBit),
+			Size:       pushBytes,
+		}},
+	}, nil, &pl)); err != nil {
+		return nil, err
+	}
+	l := &layout{id: n, bindings: n, set: set, pipe: pl}
+	b.layouts[n] = l
+	return l, nil
+}
+
+func (b *Backend) module(name string) (vkb.ShaderModule, error) {
+	if m, ok := b.modules[name]; ok {
+		return m, nil
+	}
+	raw, err := spvFS.ReadFile("spv/" + name + ".spv")
+	if err != nil {
+		return nil, fmt.Errorf("vk: no embedded SPIR-V for %s: %w", name, err)
+	}
+	if len(raw)%4 != 0 || len(raw) < 20 || binary.LittleEndian.Uint32(raw) != 0x07230203 {
+		return nil, fmt.Errorf("vk: embedded %s.spv is not SPIR-V", name)
+	}
+	code := make([]uint32, len(raw)/4)
+	for i := range code {
+		code[i] = binary.LittleEndian.Uint32(raw[4*i:])
+	}
+	var m vkb.ShaderModule
+	if err := vkErr("vkCreateShaderModule "+name, vkb.CreateShaderModule(b.d.dev, &vkb.ShaderModuleCreateInfo{
+		SType:    vkb.StructureTypeShaderModuleCreateInfo,
+		CodeSize: uint(len(raw)),
+		PCode:    code,
+	}, nil, &m)); err != nil {
+		return nil, err
+	}
+	b.modules[name] = m
+	return m, nil
+}
+
+// pipelineFor builds the pipeline of k on first use.
+func (b *Backend) pipelineFor(k kernel) (*pipeline, error) {
+	key := k.key()
+	if p := b.pipelines[key]; p != nil {
+		return p, nil
+	}
+	l, err := b.layoutFor(k.bindings)
+	if err != nil {
+		return nil, err
+	}
+	m, err := b.module(k.spv)
+	if err != nil {
+		return nil, err
+	}
+	var spec []vkb.SpecializationInfo
+	var data unsafe.Pointer
+	if len(k.spec) > 0 {
+		raw := make([]byte, 4*len(k.spec))
+		entries := make([]vkb.SpecializationMapEntry, len(k.spec))
+		for i, v := range k.spec {
+			binary.LittleEndian.PutUint32(raw[4*i:], v)
+			entries[i] = vkb.SpecializationMapEntry{ConstantID: uint32(i), Offset: uint32(4 * i), Size: 4}
+		}
+		data = cBytes(raw)
+		defer cFree(data)
+		spec = []vkb.SpecializationInfo{{
+			MapEntryCount: uint32(len(entries)),
+			PMapEntries:   entries,
+			DataSize:      uint(len(raw)),
+			PData:         data,
+		}}
+	}
+	pipes := make([]vkb.Pipeline, 1)
+	info := []vkb.ComputePipelineCreateInfo{{
+		SType: vkb.StructureTypeComputePipelineCreateInfo,
+		Stage: vkb.PipelineShaderStageCreateInfo{
+			SType:               vkb.StructureTypePipelineShaderStageCreateInfo,
+			Stage:               vkb.ShaderStageComputeBit,
+			Module:              m,
+			PName:               cstr("main"),
+			PSpecializationInfo: spec,
+		},
+		Layout:            l.pipe,
+		BasePipelineIndex: -1,
+	}}
+	if err := vkErr("vkCreateComputePipelines "+key, vkb.CreateComputePipelines(b.d.dev, nil, 1, info, nil, pipes)); err != nil {
+		return nil, err
+	}
+	p := &pipeline{pipe: pipes[0], layout: l}
+	b.pipelines[key] = p
+	return p, nil
+}
+
+// setKey identifies a descriptor set: a layout and the blocks bound.
+type setKey struct {
+	layout int
+	blocks [10]int
+}
+
+// descriptorSet returns a set binding whole blocks, made once per
+// combination: kernels address their buffers by offsets in push constants,
+// so the few large blocks of the pool need few sets.
+func (b *Backend) descriptorSet(l *layout, bufs []*Buffer) (vkb.DescriptorSet, error) {
+	key := setKey{layout: l.id}
+	for i, x := range bufs {
+		key.blocks[i] = x.blk.id
+	}
+	if s, ok := b.sets[key]; ok {
+		return s, nil
+	}
+	var set vkb.DescriptorSet
+	for attempt := 0; ; attempt++ {
+		if b.descPool == nil {
+			var dp vkb.DescriptorPool
+			if err := vkErr("vkCreateDescriptorPool", vkb.CreateDescriptorPool(b.d.dev, &vkb.DescriptorPoolCreateInfo{
+				SType:         vkb.StructureTypeDescriptorPoolCreateInfo,
+				MaxSets:       1024,
+				PoolSizeCount: 1,
+				PPoolSizes:    []vkb.DescriptorPoolSize{{Type: vkb.DescriptorTypeStorageBuffer, DescriptorCount: 1024 * 10}},
+			}, nil, &dp)); err != nil {
+				return nil, err
+			}
+			b.descPool = dp
+		}
+		r := vkb.AllocateDescriptorSets(b.d.dev, &vkb.DescriptorSetAllocateInfo{
+			SType:              vkb.StructureTypeDescriptorSetAllocateInfo,
+			DescriptorPool:     b.descPool,
+			DescriptorSetCount: 1,
+			PSetLayouts:        []vkb.DescriptorSetLayout{l.set},
+		}, &set)
+		if r == vkb.Success {
+			break
+		}
+		if attempt > 0 || (r != vkb.ErrorOutOfPoolMemory && r != vkb.ErrorFragmentedPool) {
+			return nil, vkErr("vkAllocateDescriptorSets", r)
+		}
+		b.descPool = nil // full: the next pool takes over, sets already made stay valid
+	}
+	writes := make([]vkb.WriteDescriptorSet, len(bufs))
+	for i, x := range bufs {
+		writes[i] = vkb.WriteDescriptorSet{
+			SType:           vkb.StructureTypeWriteDescriptorSet,
+			DstSet:          set,
+			DstBinding:      uint32(i),
+			DescriptorCount: 1,
+			DescriptorType:  vkb.DescriptorTypeStorageBuffer,
+			PBufferInfo:     []vkb.DescriptorBufferInfo{{Buffer: x.blk.buf, Range: vkb.DeviceSize(vkb.WholeSize)}},
+		}
+	}
+	vkb.UpdateDescriptorSets(b.d.dev, uint32(len(writes)), writes, 0, nil)
+	b.sets[key] = set
+	return set, nil
+}

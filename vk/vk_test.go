@@ -1,0 +1,67 @@
+//go:build cgo && linux
+
+package vk
+
+import (
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/halo-ml/halo/tensor/backendtest"
+)
+
+var (
+	testOnce sync.Once
+	testB    *Backend
+	testErr  error
+)
+
+// testBackend opens the device named by HALO_VK_DEVICE, else a GPU, else
+// lavapipe (named, as a CPU implementation must be), or skips the test.
+func testBackend(t testing.TB) *Backend {
+	t.Helper()
+	testOnce.Do(func() {
+		want := os.Getenv("HALO_VK_DEVICE")
+		testB, testErr = open(want)
+		if testErr != nil && want == "" {
+			var err2 error
+			if testB, err2 = open("llvmpipe"); err2 == nil {
+				testErr = nil
+			}
+		}
+	})
+	if testErr != nil {
+		t.Skipf("no Vulkan device: %v", testErr)
+	}
+	return testB
+}
+
+func TestConformance(t *testing.T) {
+	b := testBackend(t)
+	t.Logf("device: %s", b.Name())
+	backendtest.Run(t, b)
+	if n := ValidationErrors() - validationBaseline; n != 0 {
+		t.Errorf("%d validation errors", n)
+	}
+}
+
+// TestValidationLayerIsLive makes one invalid call on purpose (a fill whose
+// size is not a multiple of 4) to show that, with HALO_VK_VALIDATE=1, the
+// layer is loaded and its errors are counted, so the zero counts checked by
+// the other tests mean something.
+func TestValidationLayerIsLive(t *testing.T) {
+	if os.Getenv("HALO_VK_VALIDATE") != "1" {
+		t.Skip("HALO_VK_VALIDATE=1 not set")
+	}
+	b := testBackend(t)
+	before := ValidationErrors()
+	x := b.alloc(16)
+	b.badFillForTest(x)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if ValidationErrors() == before {
+		t.Fatal("an invalid fill was not reported: the validation layer is not active")
+	}
+	validationBaseline = ValidationErrors()
+}
