@@ -433,6 +433,12 @@ func TestShapeErrorsNameBothShapes(t *testing.T) {
 		"linear": func() { tp.Linear(New(2, 3), New(4, 5), nil) },
 		"concat": func() { tp.Concat(0, New(2, 3), New(2, 4)) },
 		"mse":    func() { tp.MSELoss(New(2, 3), New(3, 2), ReduceSumLoss) },
+		"kl":     func() { tp.KLNormal(New(2, 3), New(3, 2)) },
+		"conv2d": func() { tp.Conv2d(New(1, 3, 5, 5), New(4, 2, 3, 3), nil, ConvParams{}) },
+		"batch_norm": func() {
+			tp.BatchNorm(New(2, 3, 4), New(4), New(4), New(4), New(4), true, 0.1, 1e-5)
+		},
+		"stack": func() { tp.Stack(0, New(2, 3), New(3, 2)) },
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {

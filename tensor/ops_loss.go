@@ -22,21 +22,23 @@ func (tp *Tape) reduceLoss(t *Tensor, r Reduction) *Tensor {
 	return tp.Mean(t, false)
 }
 
-func checkSameShape(op string, x, y *Tensor) {
+// checkSameShape panics, naming both shapes, unless x and y (called xName
+// and yName in the message) have the same shape.
+func checkSameShape(op, xName, yName string, x, y *Tensor) {
 	if !equalShape(x.shape, y.shape) {
-		panic(fmt.Sprintf("tensor: %s: input %s and target %s differ", op, ShapeString(x.shape), ShapeString(y.shape)))
+		panic(fmt.Sprintf("tensor: %s: %s %s and %s %s differ", op, xName, ShapeString(x.shape), yName, ShapeString(y.shape)))
 	}
 }
 
 // MSELoss returns the sum or mean of (x - target)^2, a scalar.
 func (tp *Tape) MSELoss(x, target *Tensor, r Reduction) *Tensor {
-	checkSameShape("MSELoss", x, target)
+	checkSameShape("MSELoss", "input", "target", x, target)
 	return tp.reduceLoss(tp.Square(tp.Sub(x, target)), r)
 }
 
 // L1Loss returns the sum or mean of |x - target|, a scalar.
 func (tp *Tape) L1Loss(x, target *Tensor, r Reduction) *Tensor {
-	checkSameShape("L1Loss", x, target)
+	checkSameShape("L1Loss", "input", "target", x, target)
 	return tp.reduceLoss(tp.Abs(tp.Sub(x, target)), r)
 }
 
@@ -73,7 +75,7 @@ var bceOp = CustomOp{
 // BCELoss returns the sum or mean of the binary cross-entropy of
 // probabilities x against targets in [0, 1], a scalar.
 func (tp *Tape) BCELoss(x, target *Tensor, r Reduction) *Tensor {
-	checkSameShape("BCELoss", x, target)
+	checkSameShape("BCELoss", "input", "target", x, target)
 	return tp.reduceLoss(tp.Custom(bceOp, x.shape, x, target), r)
 }
 
@@ -81,7 +83,7 @@ func (tp *Tape) BCELoss(x, target *Tensor, r Reduction) *Tensor {
 // exp(logVar)) to N(0, I), summed over all elements:
 // -1/2 sum(1 + logVar - mu^2 - exp(logVar)).
 func (tp *Tape) KLNormal(mu, logVar *Tensor) *Tensor {
-	checkSameShape("KLNormal", mu, logVar)
+	checkSameShape("KLNormal", "mean", "log-variance", mu, logVar)
 	t := tp.Sub(tp.Sub(tp.AddScalar(logVar, 1), tp.Square(mu)), tp.Exp(logVar))
 	return tp.Scale(tp.Sum(t, false), -0.5)
 }
@@ -89,7 +91,7 @@ func (tp *Tape) KLNormal(mu, logVar *Tensor) *Tensor {
 // Reparameterize returns mu + eps*exp(logVar/2) with eps drawn from N(0, 1)
 // by rng, one value per element in row-major order.
 func (tp *Tape) Reparameterize(mu, logVar *Tensor, rng *rand.Rand) *Tensor {
-	checkSameShape("Reparameterize", mu, logVar)
+	checkSameShape("Reparameterize", "mean", "log-variance", mu, logVar)
 	eps := tp.newT(mu.shape...)
 	for i := range eps.data {
 		eps.data[i] = float32(rng.NormFloat64())
