@@ -1,0 +1,241 @@
+//go:build cgo && linux
+
+package vk
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"testing"
+
+	"github.com/halo-ml/halo/tensor"
+	"github.com/halo-ml/halo/tensor/backendtest"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+// TestConformanceStaging reruns the suite with every transfer going
+// through staging and readback buffers, the path of discrete GPUs, which
+// lavapipe's host-visible memory would otherwise skip.
+func TestConformanceStaging(t *testing.T) {
+	b := testBackend(t)
+	b.forceStaging = true
+	defer func() { b.forceStaging = false }()
+	backendtest.Run(t, b)
+}
+
+// TestGemmVariants covers what the suite's odd offsets do not reach: the
+// vectorised variants (offsets and leading dimensions multiples of 4),
+// both tilings, and batches, against the CPU backend.
+func TestGemmVariants(t *testing.T) {
+	b := testBackend(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	type shape struct{ m, n, k, batch, pad int }
+	for _, s := range []shape{{4, 8, 4, 1, 0}, {67, 130, 37, 3, 4}, {33, 29, 70, 2, 3}, {520, 516, 24, 1, 0}, {130, 70, 65, 1, 1}} {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				g := tensor.GemmArgs{TransA: ta, TransB: tb, M: s.m, N: s.n, K: s.k, Alpha: 0.75, Beta: -0.5, Batch: s.batch}
+				ar, ac := s.m, s.k
+				if ta {
+					ar, ac = s.k, s.m
+				}
+				br, bc := s.k, s.n
+				if tb {
+					br, bc = s.n, s.k
+				}
+				g.Lda, g.Ldb, g.Ldc = ac+s.pad, bc+s.pad, s.n+s.pad
+				g.OffA, g.OffB, g.OffC = 4*s.pad, 8*s.pad, s.pad
+				g.StrideA, g.StrideB, g.StrideC = ar*g.Lda+4*s.pad, br*g.Ldb, s.m*g.Ldc+s.pad
+				av := randSlice(r, g.OffA+s.batch*g.StrideA)
+				bv := randSlice(r, g.OffB+s.batch*g.StrideB)
+				cv := randSlice(r, g.OffC+s.batch*g.StrideC)
+				want := append([]float32(nil), cv...)
+				tensor.CPU().Gemm(g, tensor.HostBuffer(av), tensor.HostBuffer(bv), tensor.HostBuffer(want))
+				a, bb, c := b.Alloc(len(av)), b.Alloc(len(bv)), b.Alloc(len(cv))
+				b.Upload(a, 0, av)
+				b.Upload(bb, 0, bv)
+				b.Upload(c, 0, cv)
+				b.Gemm(g, a, bb, c)
+				got := make([]float32, len(cv))
+				b.Download(got, c, 0)
+				tol := 4e-6 * math.Sqrt(float64(s.k)+1)
+				for i := range got {
+					if d := math.Abs(float64(got[i] - want[i])); d > tol*(1+math.Abs(float64(want[i]))) {
+						t.Fatalf("%+v: C[%d] = %g, CPU %g", g, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSequenceReplay records a small pass once and replays it on new
+// inputs: the replay must compute with the values uploaded since.
+func TestSequenceReplay(t *testing.T) {
+	b := testBackend(t)
+	r := rand.New(rand.NewPCG(13, 14))
+	const m, k, n = 9, 13, 11
+	a, w, y, z := b.Alloc(m*k), b.Alloc(k*n), b.Alloc(m*n), b.Alloc(m*n)
+	g := tensor.GemmArgs{M: m, N: n, K: k, Alpha: 1, Lda: k, Ldb: n, Ldc: n}
+	seq, err := b.Record(func() {
+		b.Gemm(g, a, w, y)
+		b.Map(tensor.MapTanh, 0, y, z)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		av, wv := randSlice(r, m*k), randSlice(r, k*n)
+		b.Upload(a, 0, av)
+		b.Upload(w, 0, wv)
+		seq.Run()
+		want := make([]float32, m*n)
+		tensor.CPU().Gemm(g, tensor.HostBuffer(av), tensor.HostBuffer(wv), tensor.HostBuffer(want))
+		tensor.CPU().Map(tensor.MapTanh, 0, tensor.HostBuffer(want), tensor.HostBuffer(want))
+		got := make([]float32, m*n)
+		b.Download(got, z, 0)
+		for i := range got {
+			if math.Abs(float64(got[i]-want[i])) > 1e-5 {
+				t.Fatalf("round %d: z[%d] = %g, want %g", round, i, got[i], want[i])
+			}
+		}
+	}
+	if _, err := b.Record(func() { b.Upload(a, 0, []float32{1}) }); err == nil {
+		t.Fatal("Upload inside Record was accepted")
+	}
+}
+
+// TestBlockAllocator checks first-fit sub-allocation and the merging of
+// freed neighbours in every order, on a block without device memory.
+func TestBlockAllocator(t *testing.T) {
+	for _, order := range [][3]int{{0, 1, 2}, {2, 1, 0}, {1, 0, 2}, {0, 2, 1}, {1, 2, 0}} {
+		p := &pool{}
+		blk := &block{size: 1 << 20, free: []span{{0, 1 << 20}}}
+		var offs [3]int64
+		for i := range offs {
+			off, ok := blk.take(4096)
+			if !ok || off != int64(i)*4096 {
+				t.Fatalf("take %d: offset %d, %v", i, off, ok)
+			}
+			offs[i] = off
+		}
+		for _, i := range order {
+			p.release(blk, offs[i], 4096)
+		}
+		if len(blk.free) != 1 || blk.free[0] != (span{0, 1 << 20}) {
+			t.Fatalf("freeing in order %v left %v, want one range", order, blk.free)
+		}
+	}
+	blk := &block{size: 16384, free: []span{{0, 16384}}}
+	a, _ := blk.take(4096)
+	blk.take(4096)
+	(&pool{}).release(blk, a, 4096)
+	if off, ok := blk.take(8192); !ok || off != 8192 {
+		t.Fatalf("8192 bytes went to %d, %v; want the free tail at 8192", off, ok)
+	}
+	if off, ok := blk.take(4096); !ok || off != 0 {
+		t.Fatalf("4096 bytes went to %d, %v; want the freed head", off, ok)
+	}
+	if _, ok := blk.take(256); ok {
+		t.Fatal("a full block handed out more")
+	}
+}
+
+// TestPoolLarge checks that a buffer larger than a pool block gets a block
+// of its own, and that buffers the program drops return to the pool
+// through the garbage collector.
+func TestPoolLarge(t *testing.T) {
+	b := testBackend(t)
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	big := b.allocRaw(chunkBytes/4 + 1)
+	if big.blk.size < chunkBytes+4 {
+		t.Fatalf("a buffer of %d bytes got a block of %d", chunkBytes+4, big.blk.size)
+	}
+	v := make([]float32, big.n)
+	v[len(v)-1] = 7
+	b.Upload(big, 0, v)
+	got := make([]float32, 1)
+	b.Download(got, big, big.n-1)
+	if got[0] != 7 {
+		t.Fatalf("last value of a large buffer came back as %g", got[0])
+	}
+	big.free()
+	// Buffers the program drops go back through the garbage collector.
+	inUse := func() int64 { b.pool.mu.Lock(); defer b.pool.mu.Unlock(); return b.pool.inUse }
+	before := inUse()
+	for range 10 {
+		b.Alloc(1 << 16)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		runtime.GC()
+		if inUse() <= before {
+			return
+		}
+	}
+	t.Fatalf("pool holds %d bytes after dropped buffers were collected, %d before", inUse(), before)
+}
+
+func TestCollapse(t *testing.T) {
+	for _, c := range []struct {
+		shape   []int
+		strides [][]int
+		want    []int
+		wantSt  [][]int
+	}{
+		{[]int{4, 5, 6}, [][]int{{30, 6, 1}, {30, 6, 1}}, []int{120}, [][]int{{1}, {1}}},
+		{[]int{4, 5, 6}, [][]int{{30, 6, 1}, {0, 1, 0}}, []int{4, 5, 6}, [][]int{{30, 6, 1}, {0, 1, 0}}},
+		{[]int{3, 1, 7}, [][]int{{7, 7, 1}, {0, 0, 1}}, []int{3, 7}, [][]int{{7, 1}, {0, 1}}},
+		{[]int{2, 3, 4}, [][]int{{12, 4, 1}, {0, 0, 1}}, []int{6, 4}, [][]int{{4, 1}, {0, 1}}},
+		{[]int{1, 1}, [][]int{{1, 1}}, nil, [][]int{nil}},
+	} {
+		got, st := collapse(c.shape, c.strides...)
+		if !reflect.DeepEqual(got, c.want) || !reflect.DeepEqual(st, c.wantSt) {
+			t.Errorf("collapse(%v, %v) = %v, %v; want %v, %v", c.shape, c.strides, got, st, c.want, c.wantSt)
+		}
+	}
+}
+
+func TestGrid(t *testing.T) {
+	b := &Backend{d: &device{limits: Limits{MaxWorkgroupCount: [3]int{100, 50, 10}}}}
+	for _, c := range []struct{ n, x, y int }{{0, 0, 0}, {1, 1, 1}, {100, 100, 1}, {101, 100, 2}, {5000, 100, 50}} {
+		x, y := b.grid(c.n)
+		if x != c.x || y != c.y || (c.n > 0 && x*y < c.n) {
+			t.Errorf("grid(%d) = %d, %d; want %d, %d", c.n, x, y, c.x, c.y)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("grid(5001) past the device's limits did not panic")
+		}
+	}()
+	b.grid(5001)
+}
+
+// TestForeignBuffer: a buffer of another backend is a programming error
+// with a message, not a crash inside the driver.
+func TestForeignBuffer(t *testing.T) {
+	b := testBackend(t)
+	defer func() {
+		if r := recover(); r == nil || fmt.Sprint(r) == "" {
+			t.Fatal("a foreign buffer was accepted")
+		}
+	}()
+	b.Map(tensor.MapNeg, 0, fakeBuffer{}, b.Alloc(1))
+}
+
+type fakeBuffer struct{}
+
+func (fakeBuffer) Len() int { return 1 }
