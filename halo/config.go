@@ -20,6 +20,12 @@ type Config struct {
 	Data    string `json:"data"`
 	DataDir string `json:"data_dir,omitempty"`
 
+	// PixelScale is the range the model sees pixels on: "[-1,1]" (the
+	// official code's 2x-1) or "[0,1]". The decoder ends in BatchNorm and
+	// tanh, whose output starts centred on 0: on [0,1] that is the black
+	// background of the balls, on [-1,1] mid grey.
+	PixelScale string `json:"pixel_scale"`
+
 	// Frame and sequence shape.
 	C int `json:"channels_in"`
 	H int `json:"height"`
@@ -89,7 +95,7 @@ func Presets() []string { return []string{"balls", "mnist", "sprites", "mug"} }
 // WithPaperDims switch.
 func Preset(name string) (Config, error) {
 	c := Config{
-		Preset: name, C: 3, H: 64, W: 64, T: 8, Family: "conv",
+		Preset: name, PixelScale: "[-1,1]", C: 3, H: 64, W: 64, T: 8, Family: "conv",
 		Channels: []int{256, 256, 256, 256, 256}, FCHidden: 4096,
 		Dynamics: "hamiltonian", TCNKernel: 4, Init: "orthogonal", NormalizeQP: true,
 		ReconTerm: 1, BetaZ: 1, BetaV: 1, BetaV1: 1, BetaT: 0,
@@ -122,6 +128,7 @@ func Preset(name string) (Config, error) {
 		// the angle's cosine and sine (and unit-norm subspaces make q a point
 		// on a circle).
 		c.Data = "balls"
+		c.PixelScale = "[0,1]"
 		c.C, c.H, c.W, c.T = 3, 32, 32, 16
 		c.Family, c.Channels, c.FCHidden = "small", []int{32, 64, 128}, 256
 		c.HDim, c.ZDim, c.Operators, c.D = 128, 8, 1, 2
@@ -148,6 +155,14 @@ func (c Config) WithPaperDims() Config {
 		c.HDim, c.D, c.PosHidden = 256, 20, 320
 	}
 	return c
+}
+
+// Scale returns the pixel scale of the model's inputs and outputs.
+func (c Config) Scale() Scale {
+	if c.PixelScale == "[0,1]" {
+		return Unit
+	}
+	return Symmetric
 }
 
 // V returns |Q| = K*D.
@@ -194,6 +209,9 @@ func (c Config) Validate() error {
 		return bad("epochs %d, max_steps %d, checkpoint_every %d", c.Epochs, c.MaxSteps, c.CheckpointEvery)
 	case c.Epochs == 0 && c.MaxSteps == 0:
 		return bad("neither epochs nor max_steps set")
+	}
+	if c.PixelScale != "[-1,1]" && c.PixelScale != "[0,1]" {
+		return bad("pixel_scale %q (have [-1,1], [0,1])", c.PixelScale)
 	}
 	if c.NormalizeQP && c.D == 1 {
 		return bad("normalize_qp with d = 1 maps q to its sign (zero gradient); set one of them differently")

@@ -123,7 +123,7 @@ func (tr *Trainer) init() {
 }
 
 func (tr *Trainer) loader(s Split, shuffle bool, batch int) *Loader {
-	return NewLoader(s, LoaderConfig{BatchSize: batch, Seed: tr.Cfg.Seed, Shuffle: shuffle, DropLast: shuffle, Scale: Symmetric})
+	return NewLoader(s, LoaderConfig{BatchSize: batch, Seed: tr.Cfg.Seed, Shuffle: shuffle, DropLast: shuffle, Scale: tr.Cfg.Scale()})
 }
 
 // StepsPerEpoch returns the number of optimiser steps in one epoch.
