@@ -11,7 +11,7 @@ import (
 
 // haloMNIST is the rotating-MNIST network of the PyTorch timing anchor
 // (torch_halo.py --arch mnist: repo sizes h = 64, K = 1, d = 64, no content
-// variable, lossVrecon on), built from this package, to time a full
+// variable, lossVrecon optional), built from this package, to time a full
 // training step. The matrix exponential is a local float64 custom op
 // (package halo uses symplectic's).
 type haloMNIST struct {
@@ -80,8 +80,10 @@ func (m *haloMNIST) SetTraining(on bool) {
 	m.pos.SetTraining(on)
 }
 
-// loss is torch_halo.py's HALO.loss for x [B, T, 1, 28, 28] from start frame start.
-func (m *haloMNIST) loss(tp *tensor.Tape, x *tensor.Tensor, start int, rng *rand.Rand) *tensor.Tensor {
+// loss is torch_halo.py's HALO.loss for x [B, T, 1, 28, 28] from start
+// frame start, with lossVrecon (a second decoder pass on the encoded states
+// and the state reconstruction term) when vrecon is set.
+func (m *haloMNIST) loss(tp *tensor.Tape, x *tensor.Tensor, start int, rng *rand.Rand, vrecon bool) *tensor.Tensor {
 	b, steps := x.Dim(0), x.Dim(1)
 	k, d := m.k, m.d
 	v := k * d
@@ -129,9 +131,11 @@ func (m *haloMNIST) loss(tp *tensor.Tape, x *tensor.Tensor, start int, rng *rand
 	invB := 1 / float32(b)
 	xGen := decode(traj)
 	total := tp.Scale(tp.Add(tp.MSELoss(xGen, x, tensor.ReduceSumLoss), kl), invB)
-	sLoss := tp.Scale(tp.MSELoss(traj, s, tensor.ReduceSumLoss), invB)
-	xEnc := decode(s)
-	total = tp.Add(total, tp.Add(tp.Scale(tp.MSELoss(xEnc, x, tensor.ReduceSumLoss), invB), sLoss))
+	if vrecon {
+		sLoss := tp.Scale(tp.MSELoss(traj, s, tensor.ReduceSumLoss), invB)
+		xEnc := decode(s)
+		total = tp.Add(total, tp.Add(tp.Scale(tp.MSELoss(xEnc, x, tensor.ReduceSumLoss), invB), sLoss))
+	}
 	restore()
 	return total
 }
@@ -302,7 +306,7 @@ func TestHaloMNISTTrains(t *testing.T) {
 		var losses []float32
 		for i := range 3 {
 			ZeroGrad(m)
-			loss := m.loss(tp, x, 2, rand.New(rand.NewPCG(3, 4)))
+			loss := m.loss(tp, x, 2, rand.New(rand.NewPCG(3, 4)), true)
 			losses = append(losses, loss.Data()[0])
 			tp.Backward(loss)
 			for _, p := range m.Params() {
@@ -335,9 +339,21 @@ func TestHaloMNISTTrains(t *testing.T) {
 
 // BenchmarkHaloMNISTStep times one full training step (zero grad, forward,
 // loss, backward, Adam) of torch_halo.py --arch mnist at batch 24, 16
-// frames, and reports the effective GFLOP/s by the script's estimate
-// (3x its forward FLOPs).
+// frames, without and with lossVrecon (--vrecon 0, rmnist.yaml's setting,
+// and --vrecon 1), and reports the effective GFLOP/s by the script's
+// estimate (3x its forward FLOPs), then logs a per-layer profile of one
+// more step.
 func BenchmarkHaloMNISTStep(b *testing.B) {
+	for _, vrecon := range []bool{false, true} {
+		name := "vrecon=0"
+		if vrecon {
+			name = "vrecon=1"
+		}
+		b.Run(name, func(b *testing.B) { benchHaloMNISTStep(b, vrecon) })
+	}
+}
+
+func benchHaloMNISTStep(b *testing.B, vrecon bool) {
 	r := rand.New(rand.NewPCG(1, 2))
 	m := newHaloMNIST(r, 64)
 	const batch, frames = 24, 16
@@ -349,7 +365,7 @@ func BenchmarkHaloMNISTStep(b *testing.B) {
 	tp.SetRecycle(true)
 	step := func(i int) {
 		ZeroGrad(m)
-		loss := m.loss(tp, x, i%(frames-1), r)
+		loss := m.loss(tp, x, i%(frames-1), r, vrecon)
 		tp.Backward(loss)
 		opt.Step()
 	}
@@ -360,7 +376,7 @@ func BenchmarkHaloMNISTStep(b *testing.B) {
 		step(i)
 	}
 	sec := time.Since(t0).Seconds() / float64(b.N)
-	b.ReportMetric(3*mnistForwardFlops(batch, frames)/sec/1e9, "GFLOP/s")
+	b.ReportMetric(3*mnistForwardFlops(batch, frames, vrecon)/sec/1e9, "GFLOP/s")
 	b.StopTimer()
 	// One more step with the per-layer profile, outside the timing.
 	prof := tensor.NewProfile()
@@ -373,9 +389,10 @@ func BenchmarkHaloMNISTStep(b *testing.B) {
 }
 
 // mnistForwardFlops is torch_halo.py's forward_flops for the mnist preset:
-// 2 x the multiply-adds of the convolutions and linear layers (decoder twice)
-// plus the temporal convolutions and the trajectory.
-func mnistForwardFlops(b, t int) float64 {
+// 2 x the multiply-adds of the convolutions and linear layers plus the
+// temporal convolutions and the trajectory; the decoder counts twice with
+// vrecon.
+func mnistForwardFlops(b, t int, vrecon bool) float64 {
 	rows := float64(b * t)
 	f := 0.0
 	conv := func(outHW, cout, k int) float64 { return 2 * rows * float64(outHW*cout*k) }
@@ -384,7 +401,10 @@ func mnistForwardFlops(b, t int) float64 {
 	f += lin(2048, 4096) + lin(4096, 64)
 	convT := func(inHW, cin, coutKK int) float64 { return 2 * rows * float64(inHW*cin*coutKK) }
 	dec := lin(64, 64) + lin(64, 2048) + convT(16, 128, 128*9) + convT(36, 128, 128*25) + convT(169, 128, 128*25) + convT(784, 128, 25)
-	f += 2 * dec
+	f += dec
+	if vrecon {
+		f += dec
+	}
 	f += lin(64, 128) + lin(128, 64) + 4*lin(64, 64)
 	l := t + 2*3 - 4 + 1
 	f += 2 * 2 * float64(b*l*64*64*4)
