@@ -306,3 +306,24 @@ func TestBatchNormCumulativeAverage(t *testing.T) {
 		t.Fatalf("num_batches_tracked %g, want 3", n)
 	}
 }
+
+// With the NaN check on, a NaN made inside a Sequential is reported with the
+// op and the layer's position under the tape's label.
+func TestSequentialNaNNamesTheLayer(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	lin := NewLinear(3, 2, true, r)
+	s := NewSequential(NewLinear(3, 3, true, r), ReLU{}, lin, Tanh{})
+	lin.Bias.Data()[1] = float32(math.Inf(1))
+	tp := tensor.NewTape()
+	tp.SetCheckNaN(true)
+	restore := tp.Scope("decoder")
+	s.Forward(tp, tensor.New(2, 3).SetRequiresGrad(true))
+	if got := tp.Label(); got != "decoder" {
+		t.Fatalf("label %q after Forward, want the caller's \"decoder\"", got)
+	}
+	restore()
+	err := tp.NaNError()
+	if err == nil || !strings.Contains(err.Error(), "linear") || !strings.Contains(err.Error(), "decoder.2") {
+		t.Fatalf("NaN report %v, want one naming the linear op of decoder.2", err)
+	}
+}

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/halo-ml/halo/tensor"
 )
@@ -84,9 +85,18 @@ func NewSequential(layers ...Layer) *Sequential { return &Sequential{Layers: lay
 // Forward runs the layers in order. A BatchNorm followed by a ReLU, a leaky
 // ReLU of positive slope, a Tanh or a Sigmoid runs as one fused op
 // (tensor's BatchNormAct), which computes the same values and stores one
-// tensor fewer.
+// tensor fewer. On a tape, each layer's ops carry the tape's label followed
+// by the layer's position ("encoder.3"), which NaN reports and profiles name.
 func (s *Sequential) Forward(tp *tensor.Tape, x *tensor.Tensor) *tensor.Tensor {
+	var parent string
+	if tp != nil {
+		parent = tp.Label()
+		defer tp.Scope(parent)()
+	}
 	for i := 0; i < len(s.Layers); i++ {
+		if tp != nil {
+			tp.Scope(layerLabel(parent, i))
+		}
 		if bn, ok := s.Layers[i].(*BatchNorm); ok && i+1 < len(s.Layers) {
 			if act, alpha, ok := fusable(s.Layers[i+1]); ok {
 				x = bn.forwardAct(tp, x, act, alpha)
@@ -97,6 +107,14 @@ func (s *Sequential) Forward(tp *tensor.Tape, x *tensor.Tensor) *tensor.Tensor {
 		x = s.Layers[i].Forward(tp, x)
 	}
 	return x
+}
+
+// layerLabel is the label of layer i of a Sequential under parent.
+func layerLabel(parent string, i int) string {
+	if parent == "" {
+		return strconv.Itoa(i)
+	}
+	return parent + "." + strconv.Itoa(i)
 }
 
 // fusable returns the map op of an activation layer that BatchNormAct can

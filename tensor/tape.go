@@ -98,6 +98,14 @@ func (tp *Tape) Scope(label string) (restore func()) {
 	return func() { tp.label = prev }
 }
 
+// Label returns the label set by Scope ("" for none or a nil tape).
+func (tp *Tape) Label() string {
+	if tp == nil {
+		return ""
+	}
+	return tp.label
+}
+
 // SetCheckNaN switches the check of every op's output for NaN and infinity
 // on or off (HALO_CHECK_NAN=1 switches it on in NewTape).
 func (tp *Tape) SetCheckNaN(on bool) { tp.checkNaN = on }
