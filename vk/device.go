@@ -90,7 +90,7 @@ func layerAvailable(name string) bool {
 // newInstance loads the loader and creates an instance without any window
 // system extension.
 func newInstance() (*instance, error) {
-	gipa, err := openLoader()
+	gipa, err := openLoader(loaderName)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/halo-ml/halo/tensor"
@@ -239,3 +240,45 @@ func TestForeignBuffer(t *testing.T) {
 type fakeBuffer struct{}
 
 func (fakeBuffer) Len() int { return 1 }
+
+// TestMissingLoader: without the loader library the error says so, and
+// the process's binding is left untouched.
+func TestMissingLoader(t *testing.T) {
+	_, err := openLoader("libvulkan-absent.so.1")
+	if err == nil || !strings.Contains(err.Error(), "no Vulkan loader") {
+		t.Fatalf("opening an absent loader: %v", err)
+	}
+	_, err = openLoader("libc.so.6")
+	if err == nil || !strings.Contains(err.Error(), "no vkGetInstanceProcAddr") {
+		t.Fatalf("opening a library that is not a loader: %v", err)
+	}
+}
+
+// TestChoose covers device choice without devices of every kind.
+func TestChoose(t *testing.T) {
+	in := &instance{infos: []DeviceInfo{{0, "llvmpipe (LLVM 15)", "cpu", "1.3"}, {1, "Intel Arc", "integrated", "1.3"}, {2, "NVIDIA H200", "discrete", "1.3"}}}
+	for _, c := range []struct {
+		want string
+		idx  int
+		err  string
+	}{
+		{"", 2, ""}, {"0", 0, ""}, {"llvmpipe", 0, ""}, {"arc", 1, ""}, {"7", -1, "no such device"}, {"amd", -1, "matches no device"},
+	} {
+		i, err := in.choose(c.want)
+		if i != c.idx || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("choose(%q) = %d, %v; want %d, %q", c.want, i, err, c.idx, c.err)
+		}
+	}
+	in.infos = in.infos[:2]
+	if i, _ := in.choose(""); i != 1 {
+		t.Errorf("without a discrete GPU chose %d, want the integrated one", i)
+	}
+	in.infos = in.infos[:1]
+	if _, err := in.choose(""); err == nil || !strings.Contains(err.Error(), "only when named") {
+		t.Errorf("with only a CPU implementation: %v", err)
+	}
+	in.infos = nil
+	if _, err := in.choose(""); err == nil {
+		t.Error("no devices: no error")
+	}
+}

@@ -37,16 +37,20 @@ static hvkCmdPushConstants hvkPush;
 static hvkCmdDispatch hvkDispatchFn;
 static hvkCmdPipelineBarrier hvkBarrierFn;
 
-// hvkOpen loads the Vulkan loader library; 0 on success.
+// hvkOpen loads the Vulkan loader library; 0 on success. A failure
+// leaves an earlier successful load in place.
 static int hvkOpen(const char* name) {
-	hvkLib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-	if (hvkLib == NULL) {
+	void* lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (lib == NULL) {
 		return 1;
 	}
-	hvkGIPA = (hvkGetInstanceProcAddr)dlsym(hvkLib, "vkGetInstanceProcAddr");
-	if (hvkGIPA == NULL) {
+	hvkGetInstanceProcAddr gipa = (hvkGetInstanceProcAddr)dlsym(lib, "vkGetInstanceProcAddr");
+	if (gipa == NULL) {
+		dlclose(lib);
 		return 2;
 	}
+	hvkLib = lib;
+	hvkGIPA = gipa;
 	return 0;
 }
 
@@ -152,8 +156,8 @@ import (
 // development package, so the loader is opened here and handed over.
 const loaderName = "libvulkan.so.1"
 
-func openLoader() (unsafe.Pointer, error) {
-	name := C.CString(loaderName)
+func openLoader(lib string) (unsafe.Pointer, error) {
+	name := C.CString(lib)
 	defer C.free(unsafe.Pointer(name))
 	switch C.hvkOpen(name) {
 	case 0:
@@ -161,7 +165,7 @@ func openLoader() (unsafe.Pointer, error) {
 	case 1:
 		return nil, fmt.Errorf("no Vulkan loader: %s", C.GoString(C.hvkDlerror()))
 	}
-	return nil, errors.New("no Vulkan loader: " + loaderName + " has no vkGetInstanceProcAddr")
+	return nil, errors.New("no Vulkan loader: " + lib + " has no vkGetInstanceProcAddr")
 }
 
 func loadDeviceFns(instance, device unsafe.Pointer) error {

@@ -3,6 +3,7 @@
 package vk
 
 import (
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -34,6 +35,17 @@ func testBackend(t testing.TB) *Backend {
 		t.Skipf("no Vulkan device: %v", testErr)
 	}
 	return testB
+}
+
+// TestMain fails the package when the validation layer (HALO_VK_VALIDATE=1)
+// reported an error in any test, beyond the one made on purpose.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if n := ValidationErrors() - validationBaseline; n != 0 {
+		fmt.Fprintf(os.Stderr, "vk: %d validation errors during the tests\n", n)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func TestConformance(t *testing.T) {
