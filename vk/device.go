@@ -30,6 +30,7 @@ type Limits struct {
 	MaxPushConstants        int
 	MaxBoundDescriptorSets  int
 	MaxPerStageStorageBufs  int
+	SubgroupSize            int // 0 when the device does not say (Vulkan 1.0)
 }
 
 func deviceType(t vkb.PhysicalDeviceType) string {
@@ -220,6 +221,9 @@ func (in *instance) open(i int) (*device, error) {
 		MaxPushConstants:        int(l.MaxPushConstantsSize),
 		MaxBoundDescriptorSets:  int(l.MaxBoundDescriptorSets),
 		MaxPerStageStorageBufs:  int(l.MaxPerStageDescriptorStorageBuffers),
+	}
+	if props.ApiVersion >= vkb.MakeVersion(1, 1, 0) {
+		d.limits.SubgroupSize = subgroupSize(unsafe.Pointer(in.inst), unsafe.Pointer(pd))
 	}
 	if d.limits.MaxPushConstants < 128 || d.limits.MaxPerStageStorageBufs < 10 || d.limits.MaxWorkgroupInvocations < 128 {
 		return nil, fmt.Errorf("vk: device %s is below the limits the kernels need: %+v", d.info.Name, d.limits)

@@ -35,12 +35,13 @@ func TestConformanceStaging(t *testing.T) {
 
 // TestGemmVariants covers what the suite's odd offsets do not reach: the
 // vectorised variants (offsets and leading dimensions multiples of 4),
-// both tilings, and batches, against the CPU backend.
+// the three tilings, and batches, against the CPU backend.
 func TestGemmVariants(t *testing.T) {
 	b := testBackend(t)
 	r := rand.New(rand.NewPCG(11, 12))
 	type shape struct{ m, n, k, batch, pad int }
-	for _, s := range []shape{{4, 8, 4, 1, 0}, {67, 130, 37, 3, 4}, {33, 29, 70, 2, 3}, {520, 516, 24, 1, 0}, {130, 70, 65, 1, 1}} {
+	for _, s := range []shape{{4, 8, 4, 1, 0}, {67, 130, 37, 3, 4}, {33, 29, 70, 2, 3}, {520, 516, 24, 1, 0}, {130, 70, 65, 1, 1},
+		{2048, 2048, 4, 1, 0}, {2049, 2047, 3, 1, 1}} {
 		for _, ta := range []bool{false, true} {
 			for _, tb := range []bool{false, true} {
 				g := tensor.GemmArgs{TransA: ta, TransB: tb, M: s.m, N: s.n, K: s.k, Alpha: 0.75, Beta: -0.5, Batch: s.batch}
@@ -280,5 +281,27 @@ func TestChoose(t *testing.T) {
 	in.infos = nil
 	if _, err := in.choose(""); err == nil {
 		t.Error("no devices: no error")
+	}
+}
+
+func TestTileFor(t *testing.T) {
+	tt := chooseGemmTiles(Limits{MaxWorkgroupInvocations: 1024, MaxSharedMemory: 48 << 10})
+	for _, c := range []struct {
+		m, n, batch int
+		want        gemmTile
+	}{
+		{2048, 2048, 1, tt.huge}, {1024, 1024, 1, tt.large}, {1024, 1024, 4, tt.huge}, {100, 100, 1, tt.small}, {512, 512, 1, tt.large},
+	} {
+		if got := tt.tileFor(c.m, c.n, c.batch); got != c.want {
+			t.Errorf("tileFor(%d, %d, %d) = %+v, want %+v", c.m, c.n, c.batch, got, c.want)
+		}
+	}
+	for _, l := range []Limits{{MaxWorkgroupInvocations: 128, MaxSharedMemory: 16 << 10}, {MaxWorkgroupInvocations: 256, MaxSharedMemory: 32 << 10}} {
+		tt := chooseGemmTiles(l)
+		for _, g := range []gemmTile{tt.huge, tt.large, tt.small} {
+			if g.wg > l.MaxWorkgroupInvocations || g.shared() > l.MaxSharedMemory || (g.bm/g.tm)*(g.bn/g.tn) != g.wg || g.bk%4 != 0 {
+				t.Errorf("limits %+v: tile %+v does not fit or does not cover its workgroup", l, g)
+			}
+		}
 	}
 }

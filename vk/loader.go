@@ -142,6 +142,42 @@ static int hvkInstallMessenger(void* instance) {
 }
 
 static int64_t hvkErrors(void) { return hvkValidationErrors; }
+
+// The binding's headers are Vulkan 1.1.88 and wrap no pNext chains, so
+// vkGetPhysicalDeviceProperties2 is called here, with the structures laid
+// out by hand: VkPhysicalDeviceProperties2 holds VkPhysicalDeviceProperties
+// (824 bytes on 64-bit platforms, 8-aligned) after sType and pNext.
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES
+	void* pNext;
+	uint32_t subgroupSize;
+	uint32_t supportedStages;
+	uint32_t supportedOperations;
+	uint32_t quadOperationsInAllStages;
+} hvkSubgroupProps;
+
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
+	void* pNext;
+	uint64_t properties[128]; // room for VkPhysicalDeviceProperties
+} hvkProps2;
+
+typedef void (*hvkGetProps2)(void*, hvkProps2*);
+
+// hvkSubgroupSize returns the device's subgroup size, or 0 when the
+// instance or device lacks Vulkan 1.1.
+static uint32_t hvkSubgroupSize(void* instance, void* physicalDevice) {
+	hvkGetProps2 get = (hvkGetProps2)hvkGIPA(instance, "vkGetPhysicalDeviceProperties2");
+	if (get == NULL) {
+		return 0;
+	}
+	hvkSubgroupProps sub = {1000094000, NULL, 0, 0, 0, 0};
+	hvkProps2 p;
+	p.sType = 1000059001;
+	p.pNext = &sub;
+	get(physicalDevice, &p);
+	return sub.subgroupSize;
+}
 */
 import "C"
 
@@ -192,6 +228,10 @@ func cmdDispatch(cmd unsafe.Pointer, pipeline, layout, set uint64, push unsafe.P
 }
 
 func cmdBarrier(cmd unsafe.Pointer) { C.hvkBarrier(cmd) }
+
+func subgroupSize(instance, physicalDevice unsafe.Pointer) int {
+	return int(C.hvkSubgroupSize(instance, physicalDevice))
+}
 
 // cBytes copies b into C memory, for data the binding passes by pointer
 // inside structs (cgo forbids Go pointers there); free it with cFree.

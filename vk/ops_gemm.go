@@ -18,24 +18,43 @@ func (t gemmTile) spec() []uint32 {
 
 func (t gemmTile) shared() int { return (t.bm + t.bn) * t.bk * 4 }
 
-type gemmTiles struct{ large, small gemmTile }
+type gemmTiles struct{ huge, large, small gemmTile }
 
-// chooseGemmTiles sizes the tiles from the device's limits: 64x64 tiles
-// with a 4x4 register block on 256 invocations where allowed (every
-// desktop GPU), 8x4 blocks on 128 otherwise; 32x32 tiles for products too
-// small to fill the device with large ones.
+// chooseGemmTiles sizes the tiles from the device's limits: 128x128 tiles
+// with an 8x8 register block for big products, 64x64 with 4x4 blocks, both
+// on 256 invocations where allowed (every desktop GPU; 128 otherwise, with
+// taller blocks), and 32x32 tiles for products too small to fill the
+// device with larger ones.
 func chooseGemmTiles(l Limits) gemmTiles {
 	t := gemmTiles{
+		huge:  gemmTile{256, 128, 128, 8, 8, 8},
 		large: gemmTile{256, 64, 64, 16, 4, 4},
 		small: gemmTile{64, 32, 32, 16, 4, 4},
 	}
 	if l.MaxWorkgroupInvocations < 256 {
+		t.huge = gemmTile{128, 128, 128, 8, 16, 8}
 		t.large = gemmTile{128, 64, 64, 16, 8, 4}
 	}
 	if l.MaxSharedMemory < t.large.shared() {
 		t.large = t.small
 	}
+	if l.MaxSharedMemory < t.huge.shared() {
+		t.huge = t.large
+	}
 	return t
+}
+
+// tileFor picks the largest tiling that still gives the device enough
+// workgroups: 256 tiles of 128x128, else 64 of 64x64, else 32x32.
+func (t gemmTiles) tileFor(m, n, batch int) gemmTile {
+	tiles := func(s int) int { return (m + s - 1) / s * ((n + s - 1) / s) * batch }
+	switch {
+	case tiles(128) >= 256:
+		return t.huge
+	case tiles(64) >= 64:
+		return t.large
+	}
+	return t.small
 }
 
 // extent is one past the last value a batch of row-major matrices touches.
@@ -77,10 +96,7 @@ func (b *Backend) Gemm(g tensor.GemmArgs, a, bm, cm tensor.Buffer) {
 	// K = 0 or alpha = 0 still scale C by beta, as the CPU does: the kernel
 	// handles both with an empty product.
 	offA, offB := int(ad.elemOff())+g.OffA, int(bd.elemOff())+g.OffB
-	t := b.gemmTiles.large
-	if (g.M+63)/64*((g.N+63)/64)*batch < 64 {
-		t = b.gemmTiles.small
-	}
+	t := b.gemmTiles.tileFor(g.M, g.N, batch)
 	name := "gemm_" + map[bool]string{false: "n", true: "t"}[g.TransA] + map[bool]string{false: "n", true: "t"}[g.TransB]
 	aligned := func(v ...int) bool {
 		for _, x := range v {

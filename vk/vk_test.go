@@ -77,3 +77,18 @@ func TestValidationLayerIsLive(t *testing.T) {
 	}
 	validationBaseline = ValidationErrors()
 }
+
+// TestLimits checks the limits read through the binding and through our
+// own vkGetPhysicalDeviceProperties2 call against what every device
+// offers.
+func TestLimits(t *testing.T) {
+	b := testBackend(t)
+	l := b.Limits()
+	t.Logf("%s: %+v", b.Name(), l)
+	if l.MaxWorkgroupInvocations < 128 || l.MaxSharedMemory < 16384 || l.MaxPushConstants < 128 || l.MaxWorkgroupCount[0] < 65535 {
+		t.Errorf("limits below Vulkan's minimums: %+v", l)
+	}
+	if s := l.SubgroupSize; s != 0 && (s < 1 || s > 128 || s&(s-1) != 0) {
+		t.Errorf("subgroup size %d is not a power of two up to 128", s)
+	}
+}

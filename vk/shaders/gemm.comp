@@ -149,12 +149,15 @@ void main() {
 #endif
 		barrier();
 		for (uint kk = 0; kk < BK; kk++) {
+			// Invocation (tx, ty) owns rows ty + s*(BM/TM) and columns
+			// tx + t*(BN/TN): neighbours read neighbouring shared-memory
+			// words (no bank conflicts) and write neighbouring values of C.
 			float ra[TM], rb[TN];
 			for (uint t = 0; t < TM; t++) {
-				ra[t] = As[kk * BM + ty * TM + t];
+				ra[t] = As[kk * BM + ty + t * (BM / TM)];
 			}
 			for (uint t = 0; t < TN; t++) {
-				rb[t] = Bs[kk * BN + tx * TN + t];
+				rb[t] = Bs[kk * BN + tx + t * (BN / TN)];
 			}
 			for (uint s = 0; s < TM; s++) {
 				for (uint t = 0; t < TN; t++) {
@@ -165,12 +168,12 @@ void main() {
 		barrier();
 	}
 	for (uint s = 0; s < TM; s++) {
-		uint r = row0 + ty * TM + s;
+		uint r = row0 + ty + s * (BM / TM);
 		if (r >= p.m) {
 			break;
 		}
 		for (uint t = 0; t < TN; t++) {
-			uint cc = col0 + tx * TN + t;
+			uint cc = col0 + tx + t * (BN / TN);
 			if (cc >= p.n) {
 				break;
 			}
