@@ -305,3 +305,31 @@ func TestTileFor(t *testing.T) {
 		}
 	}
 }
+
+// TestPushConstantBlocks reads every embedded kernel's push-constant block
+// size from its SPIR-V; dispatch checks the Go side against these.
+func TestPushConstantBlocks(t *testing.T) {
+	want := map[string]int{"map": 16, "map_backward": 24, "binary": 92, "reduce_thread": 48, "reduce_group": 48,
+		"im2col": 64, "col2im": 64, "adam": 52, "batchnorm_stats": 60, "batchnorm_apply": 60,
+		"batchnorm_bstats": 60, "batchnorm_bapply": 60, "gemm_nn": 60, "gemm_tt_vec4": 60}
+	entries, err := spvFS.ReadDir("spv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		raw, err := spvFS.ReadFile("spv/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := pushConstantBytes(raw)
+		if err != nil || n == 0 || n > pushBytes {
+			t.Errorf("%s: push-constant block of %d bytes, %v", e.Name(), n, err)
+		}
+		if w, ok := want[strings.TrimSuffix(e.Name(), ".spv")]; ok && n != w {
+			t.Errorf("%s: push-constant block of %d bytes, want %d", e.Name(), n, w)
+		}
+	}
+	if _, err := pushConstantBytes([]byte("not spir-v")); err == nil {
+		t.Error("garbage parsed as SPIR-V")
+	}
+}

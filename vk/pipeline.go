@@ -49,8 +49,9 @@ type layout struct {
 }
 
 type pipeline struct {
-	pipe   vkb.Pipeline
-	layout *layout
+	pipe      vkb.Pipeline
+	layout    *layout
+	pushBytes int // the shader's push-constant block
 }
 
 // handle converts a non-dispatchable Vulkan handle for the C hot path.
@@ -97,16 +98,20 @@ func (b *Backend) layoutFor(n int) (*layout, error) {
 	return l, nil
 }
 
-func (b *Backend) module(name string) (vkb.ShaderModule, error) {
-	if m, ok := b.modules[name]; ok {
-		return m, nil
-	}
+func (b *Backend) module(name string) (vkb.ShaderModule, int, error) {
 	raw, err := spvFS.ReadFile("spv/" + name + ".spv")
 	if err != nil {
-		return nil, fmt.Errorf("vk: no embedded SPIR-V for %s: %w", name, err)
+		return nil, 0, fmt.Errorf("vk: no embedded SPIR-V for %s: %w", name, err)
 	}
 	if len(raw)%4 != 0 || len(raw) < 20 || binary.LittleEndian.Uint32(raw) != 0x07230203 {
-		return nil, fmt.Errorf("vk: embedded %s.spv is not SPIR-V", name)
+		return nil, 0, fmt.Errorf("vk: embedded %s.spv is not SPIR-V", name)
+	}
+	push, err := pushConstantBytes(raw)
+	if err != nil {
+		return nil, 0, fmt.Errorf("vk: %s.spv: %w", name, err)
+	}
+	if m, ok := b.modules[name]; ok {
+		return m, push, nil
 	}
 	code := make([]uint32, len(raw)/4)
 	for i := range code {
@@ -118,10 +123,10 @@ func (b *Backend) module(name string) (vkb.ShaderModule, error) {
 		CodeSize: uint(len(raw)),
 		PCode:    code,
 	}, nil, &m)); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	b.modules[name] = m
-	return m, nil
+	return m, push, nil
 }
 
 // pipelineFor builds the pipeline of k on first use.
@@ -134,7 +139,7 @@ func (b *Backend) pipelineFor(k kernel) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := b.module(k.spv)
+	m, push, err := b.module(k.spv)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +177,7 @@ func (b *Backend) pipelineFor(k kernel) (*pipeline, error) {
 	if err := vkErr("vkCreateComputePipelines "+key, vkb.CreateComputePipelines(b.d.dev, nil, 1, info, nil, pipes)); err != nil {
 		return nil, err
 	}
-	p := &pipeline{pipe: pipes[0], layout: l}
+	p := &pipeline{pipe: pipes[0], layout: l, pushBytes: push}
 	b.pipelines[key] = p
 	return p, nil
 }

@@ -135,6 +135,9 @@ func (b *Backend) dispatch(k kernel, push []uint32, gx, gy, gz int, bufs ...*Buf
 	}
 	p, err := b.pipelineFor(k)
 	b.check(err)
+	if 4*len(push) != p.pushBytes {
+		panic(fmt.Sprintf("vk: %s: %d bytes of parameters for a push-constant block of %d", k.spv, 4*len(push), p.pushBytes))
+	}
 	set, err := b.descriptorSet(p.layout, bufs)
 	b.check(err)
 	var pc [pushBytes / 4]uint32
