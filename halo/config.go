@@ -33,12 +33,18 @@ type Config struct {
 	T int `json:"frames"`
 
 	// Family picks the encoder/decoder of the paper's appendix: "conv"
-	// (Sprites, MUG), "mnist" (rotating MNIST) or "small" (balls).
+	// (Sprites, MUG), "mnist" (rotating MNIST) or "small" (balls); or "mlp",
+	// fully connected networks of our own (two hidden layers of FCHidden
+	// units), which learn small frames such as the balls' many times faster
+	// than the convolutional ones (the demo's model).
 	Family string `json:"family"`
 	// Channels are the encoder's convolution widths (decoder mirrors them).
 	Channels []int `json:"conv_channels"`
 	// FCHidden is the width of the encoder's first linear layer.
 	FCHidden int `json:"fc_hidden"`
+	// NoOutputBN leaves out the BatchNorm before the decoder's tanh (the
+	// paper's decoders have it).
+	NoOutputBN bool `json:"no_output_bn,omitempty"`
 	HDim     int `json:"h_dim"`
 	// ZDim is the content size (0: no content variable, as rotating MNIST).
 	ZDim int `json:"z_dim"`
@@ -57,9 +63,22 @@ type Config struct {
 	// code's SpO form), linear or rnn (the ablation baselines).
 	Dynamics  string `json:"dynamics"`
 	TCNKernel int    `json:"tcn_kernel"`
+	// OperatorInit starts the operators' parameters: "orthogonal" (the
+	// official init: orthogonal with gain sqrt 2, which usually gives some
+	// real eigenvalues, so early rollouts grow exponentially) or "elliptic"
+	// (M = I plus a small random symmetric part: every operator starts as a
+	// rotation of each (q_i, p_i) pair by about one radian per frame, a
+	// bounded orbit). Only the Hamiltonian dynamics use it.
+	OperatorInit string `json:"operator_init,omitempty"`
 	// Init is "orthogonal" (the official code's weights_init) or "default"
 	// (PyTorch's layer defaults).
 	Init string `json:"init"`
+	// LogVarBias, when not zero, starts the biases of the log-variance heads
+	// (z, q, p) at this value instead of the init's: a small initial
+	// posterior variance lets the decoder see informative latents from the
+	// first step, where unit noise on a unit-normalised q hides the
+	// encoder's signal and the model settles on the mean image.
+	LogVarBias float64 `json:"logvar_bias,omitempty"`
 
 	// Loss weights (PROTOCOLS.md section 6).
 	ReconTerm    float64 `json:"recon_term"`
@@ -132,6 +151,7 @@ func Preset(name string) (Config, error) {
 		c.C, c.H, c.W, c.T = 3, 32, 32, 16
 		c.Family, c.Channels, c.FCHidden = "small", []int{32, 64, 128}, 256
 		c.HDim, c.ZDim, c.Operators, c.D = 128, 8, 1, 2
+		c.PosHidden = 32 // as the reference timing model's balls architecture
 		c.Epochs, c.Seed = 200, 1
 	default:
 		return Config{}, fmt.Errorf("halo: unknown preset %q (have %s)", name, strings.Join(Presets(), ", "))
@@ -199,6 +219,8 @@ func (c Config) Validate() error {
 		return bad("tcn_kernel = %d", c.TCNKernel)
 	case !slices.Contains(dynamicsNames, c.Dynamics):
 		return bad("dynamics %q (have %s)", c.Dynamics, strings.Join(dynamicsNames, ", "))
+	case c.OperatorInit != "" && c.OperatorInit != "orthogonal" && c.OperatorInit != "elliptic":
+		return bad("operator_init %q (have orthogonal, elliptic)", c.OperatorInit)
 	case c.Init != "orthogonal" && c.Init != "default":
 		return bad("init %q (have orthogonal, default)", c.Init)
 	case c.Batch < 1 || c.TestBatch < 1:
@@ -216,7 +238,7 @@ func (c Config) Validate() error {
 	if c.NormalizeQP && c.D == 1 {
 		return bad("normalize_qp with d = 1 maps q to its sign (zero gradient); set one of them differently")
 	}
-	if len(c.Channels) == 0 {
+	if len(c.Channels) == 0 && c.Family != "mlp" {
 		return bad("conv_channels empty")
 	}
 	for _, ch := range c.Channels {
@@ -237,8 +259,9 @@ func (c Config) Validate() error {
 		if len(c.Channels) != 3 || c.H != 32 || c.W != 32 {
 			return bad("family small needs 3 conv_channels and 32x32 frames, have %v and %dx%d", c.Channels, c.H, c.W)
 		}
+	case "mlp":
 	default:
-		return bad("family %q (have conv, mnist, small)", c.Family)
+		return bad("family %q (have conv, mnist, small, mlp)", c.Family)
 	}
 	if c.FCHidden < 1 {
 		return bad("fc_hidden = %d", c.FCHidden)

@@ -43,6 +43,21 @@ func NewDynamics(c Config, rng *rand.Rand) (Dynamics, error) {
 		// The official init: orthogonal_ with gain sqrt 2 on the (K, 2d, 2d)
 		// tensor (flattened to K x 4d^2).
 		f := &flow{name: c.Dynamics, kind: flowSp, k: k, d: d, p: tensor.New(k, 2*d, 2*d).SetRequiresGrad(true)}
+		if c.OperatorInit == "elliptic" {
+			// A = I + 0.1 G: M = sym(A) is positive definite, so exp(J M)
+			// moves every state on a bounded ellipse.
+			n := 2 * d
+			v := f.p.Data()
+			for b := range k {
+				for i := range n {
+					for j := range n {
+						v[(b*n+i)*n+j] = float32(0.1 * rng.NormFloat64())
+					}
+					v[(b*n+i)*n+i] += 1
+				}
+			}
+			return f, nil
+		}
 		layers.Orthogonal(f.p, math.Sqrt2, rng)
 		return f, nil
 	case "skew", "skew-narrow":

@@ -67,6 +67,15 @@ func NewModel(c Config, rng *rand.Rand) (*Model, error) {
 	if c.Init == "orthogonal" {
 		m.initOrthogonal(rng)
 	}
+	if c.LogVarBias != 0 {
+		for _, l := range []*layers.Linear{m.LsQ, m.LsP, m.LsZ} {
+			if l != nil && l.Bias != nil {
+				for i := range l.Bias.Data() {
+					l.Bias.Data()[i] = float32(c.LogVarBias)
+				}
+			}
+		}
+	}
 	return m, nil
 }
 
@@ -108,6 +117,12 @@ func convOut(n, k, s, p int) int { return (n+2*p-k)/s + 1 }
 
 func buildEncoder(c Config, rng *rand.Rand) (*layers.Sequential, error) {
 	var ls []layers.Layer
+	if c.Family == "mlp" {
+		return layers.NewSequential(layers.Flatten{},
+			layers.NewLinear(c.C*c.H*c.W, c.FCHidden, true, rng), layers.NewBatchNorm(c.FCHidden), layers.ReLU{},
+			layers.NewLinear(c.FCHidden, c.FCHidden, true, rng), layers.NewBatchNorm(c.FCHidden), layers.ReLU{},
+			layers.NewLinear(c.FCHidden, c.HDim, true, rng), layers.NewBatchNorm(c.HDim), layers.LeakyReLU{Slope: 0.01}), nil
+	}
 	h, w := c.H, c.W
 	in := c.C
 	act := func() layers.Layer { return layers.ReLU{} }
@@ -137,13 +152,25 @@ func buildDecoder(c Config, rng *rand.Rand) (*layers.Sequential, error) {
 	din := c.ZDim + c.V()
 	var ls []layers.Layer
 	convT := func(in, out, k, s, p, op int, act layers.Layer) {
-		ls = append(ls, layers.NewConvTranspose2d(in, out, k, s, p, op, true, rng), layers.NewBatchNorm(out))
+		ls = append(ls, layers.NewConvTranspose2d(in, out, k, s, p, op, true, rng))
+		if act != nil || !c.NoOutputBN {
+			ls = append(ls, layers.NewBatchNorm(out))
+		}
 		if act != nil {
 			ls = append(ls, act)
 		}
 	}
 	ch := c.Channels
 	switch c.Family {
+	case "mlp":
+		ls = append(ls,
+			layers.NewLinear(din, c.FCHidden, true, rng), layers.NewBatchNorm(c.FCHidden), layers.ReLU{},
+			layers.NewLinear(c.FCHidden, c.FCHidden, true, rng), layers.NewBatchNorm(c.FCHidden), layers.ReLU{},
+			layers.NewLinear(c.FCHidden, c.C*c.H*c.W, true, rng))
+		if !c.NoOutputBN {
+			ls = append(ls, layers.NewBatchNorm(c.C*c.H*c.W))
+		}
+		ls = append(ls, layers.Unflatten{Shape: []int{c.C, c.H, c.W}})
 	case "conv":
 		// Linear(din, 2h), Linear(2h, top*H/8*W/8), three stride-2 transposed
 		// convs to H x W, a last one to C channels, BN, tanh.

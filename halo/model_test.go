@@ -105,7 +105,7 @@ func TestHamiltonianRolloutExact(t *testing.T) {
 // (the official code leaves the content and motion heads out of its
 // optimisers), and the loss terms add up to the total.
 func TestLossReachesEveryParameter(t *testing.T) {
-	for _, variant := range []string{"unconditional", "conditional", "vrecon-temporal-masked"} {
+	for _, variant := range []string{"unconditional", "conditional", "vrecon-temporal-masked", "mlp-elliptic"} {
 		t.Run(variant, func(t *testing.T) {
 			c := tinyConfig(t)
 			c.Operators, c.D = 2, 2
@@ -114,6 +114,8 @@ func TestLossReachesEveryParameter(t *testing.T) {
 				c.Conditional = true
 			case "vrecon-temporal-masked":
 				c.LossVRecon, c.TemporalLoss, c.BetaT = true, true, 1
+			case "mlp-elliptic":
+				c.Family, c.NoOutputBN, c.OperatorInit, c.LogVarBias = "mlp", true, "elliptic", -4
 			}
 			rng := rand.New(rand.NewPCG(9, 10))
 			m, err := NewModel(c, rng)
@@ -164,3 +166,27 @@ func TestLossReachesEveryParameter(t *testing.T) {
 }
 
 func matOf(v []float64, n int) *mat.Dense { return mat.NewDense(n, n, v) }
+
+// The elliptic operator init starts every operator as a bounded rotation:
+// M = sym(A) positive definite, so the rollout neither grows nor decays.
+func TestEllipticInitIsBounded(t *testing.T) {
+	c := tinyConfig(t)
+	c.Operators, c.D, c.OperatorInit = 3, 2, "elliptic"
+	dyn, err := NewDynamics(c, rand.New(rand.NewPCG(3, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := dyn.(LinearFlow)
+	for k := range 3 {
+		m := symplectic.EnergyMatrix(matOf(f.Generator(k), 4))
+		var eig mat.EigenSym
+		if !eig.Factorize(m, false) {
+			t.Fatal("eigen decomposition failed")
+		}
+		for _, v := range eig.Values(nil) {
+			if v <= 0 {
+				t.Fatalf("operator %d: energy matrix eigenvalue %g, want positive definite", k, v)
+			}
+		}
+	}
+}
