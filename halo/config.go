@@ -45,7 +45,7 @@ type Config struct {
 	// NoOutputBN leaves out the BatchNorm before the decoder's tanh (the
 	// paper's decoders have it).
 	NoOutputBN bool `json:"no_output_bn,omitempty"`
-	HDim     int `json:"h_dim"`
+	HDim       int  `json:"h_dim"`
 	// ZDim is the content size (0: no content variable, as rotating MNIST).
 	ZDim int `json:"z_dim"`
 	// Operators is K, the number of subspaces; D the size of q (and p) in
