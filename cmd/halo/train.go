@@ -59,7 +59,7 @@ func buildConfig(preset, file, dims string, sets []string) (halo.Config, error) 
 			return cfg, err
 		}
 	}
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
@@ -125,6 +125,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if *steps > 0 {
 		cfg.MaxSteps = *steps
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	ds, err := halo.OpenDataset(cfg)
 	if err != nil {
