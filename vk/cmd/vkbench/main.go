@@ -104,12 +104,14 @@ func run() error {
 			return err
 		}
 		rep.Gemm = append(rep.Gemm, res)
+		fmt.Fprintf(os.Stderr, "vkbench: gemm %d: %.1f GFLOP/s\n", n, res.GFLOPS)
 		prev, prevN = per, n
 	}
 	c, err := halo.Preset("sprites")
 	if err != nil {
 		return err
 	}
+	c.Init = "default" // orthogonal initialisation of the large layers takes minutes and changes no timing
 	if *conv {
 		nf := *frames
 		if nf <= 0 {
@@ -291,6 +293,7 @@ func benchConvs(be tensor.Backend, c halo.Config, frames int) ([]convResult, err
 			return nil, err
 		}
 		flops := 2 * float64(colSideC) * float64(rows) * float64(cols) * float64(chunks) * 3
+		fmt.Fprintf(os.Stderr, "vkbench: %s %v: forward %v, backward %v\n", ng.name, g, tf.Round(time.Millisecond), tb.Round(time.Millisecond))
 		res = append(res, convResult{Layer: ng.name, Geometry: g.String(), Frames: chunks * chunk,
 			ForwardMs: ms(tf), BackwardMs: ms(tb), GFLOPS: flops / (tf + tb).Seconds() / 1e9})
 	}
