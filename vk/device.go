@@ -68,6 +68,7 @@ type instance struct {
 	devices  []vkb.PhysicalDevice
 	infos    []DeviceInfo
 	validate bool
+	api      uint32 // the instance's Vulkan version
 }
 
 func layerAvailable(name string) bool {
@@ -109,22 +110,34 @@ func newInstance() (*instance, error) {
 		layers = append(layers, cstr(layer))
 		exts = append(exts, cstr("VK_EXT_debug_utils"))
 	}
-	app := &vkb.ApplicationInfo{
-		SType:            vkb.StructureTypeApplicationInfo,
-		PApplicationName: cstr("halo"),
-		PEngineName:      cstr("halo"),
-		ApiVersion:       vkb.MakeVersion(1, 1, 0),
-	}
-	info := &vkb.InstanceCreateInfo{
-		SType:                   vkb.StructureTypeInstanceCreateInfo,
-		PApplicationInfo:        app,
-		EnabledLayerCount:       uint32(len(layers)),
-		PpEnabledLayerNames:     layers,
-		EnabledExtensionCount:   uint32(len(exts)),
-		PpEnabledExtensionNames: exts,
-	}
+	// Vulkan 1.1 for vkGetPhysicalDeviceProperties2; a loader whose drivers
+	// are all 1.0 refuses it, and then 1.0 it is.
 	var inst vkb.Instance
-	if err := vkErr("vkCreateInstance", vkb.CreateInstance(info, nil, &inst)); err != nil {
+	var r vkb.Result
+	for _, api := range []uint32{vkb.MakeVersion(1, 1, 0), vkb.MakeVersion(1, 0, 0)} {
+		app := &vkb.ApplicationInfo{
+			SType:            vkb.StructureTypeApplicationInfo,
+			PApplicationName: cstr("halo"),
+			PEngineName:      cstr("halo"),
+			ApiVersion:       api,
+		}
+		info := &vkb.InstanceCreateInfo{
+			SType:                   vkb.StructureTypeInstanceCreateInfo,
+			PApplicationInfo:        app,
+			EnabledLayerCount:       uint32(len(layers)),
+			PpEnabledLayerNames:     layers,
+			EnabledExtensionCount:   uint32(len(exts)),
+			PpEnabledExtensionNames: exts,
+		}
+		if r = vkb.CreateInstance(info, nil, &inst); r != vkb.ErrorIncompatibleDriver {
+			in.api = api
+			break
+		}
+	}
+	if r == vkb.ErrorIncompatibleDriver {
+		return nil, errors.New("vk: no Vulkan driver: the loader found none (no ICD manifest, or none that loads)")
+	}
+	if err := vkErr("vkCreateInstance", r); err != nil {
 		return nil, err
 	}
 	in.inst = inst
@@ -222,7 +235,7 @@ func (in *instance) open(i int) (*device, error) {
 		MaxBoundDescriptorSets:  int(l.MaxBoundDescriptorSets),
 		MaxPerStageStorageBufs:  int(l.MaxPerStageDescriptorStorageBuffers),
 	}
-	if props.ApiVersion >= vkb.MakeVersion(1, 1, 0) {
+	if props.ApiVersion >= vkb.MakeVersion(1, 1, 0) && in.api >= vkb.MakeVersion(1, 1, 0) {
 		d.limits.SubgroupSize = subgroupSize(unsafe.Pointer(in.inst), unsafe.Pointer(pd))
 	}
 	if d.limits.MaxPushConstants < 128 || d.limits.MaxPerStageStorageBufs < 10 || d.limits.MaxWorkgroupInvocations < 128 {

@@ -199,9 +199,9 @@ func openLoader(lib string) (unsafe.Pointer, error) {
 	case 0:
 		return C.hvkGIPAPtr(), nil
 	case 1:
-		return nil, fmt.Errorf("no Vulkan loader: %s", C.GoString(C.hvkDlerror()))
+		return nil, fmt.Errorf("vk: no Vulkan loader: %s", C.GoString(C.hvkDlerror()))
 	}
-	return nil, errors.New("no Vulkan loader: " + lib + " has no vkGetInstanceProcAddr")
+	return nil, errors.New("vk: no Vulkan loader: " + lib + " has no vkGetInstanceProcAddr")
 }
 
 func loadDeviceFns(instance, device unsafe.Pointer) error {

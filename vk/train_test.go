@@ -93,6 +93,7 @@ func TestTrainStepBalls(t *testing.T) {
 				}
 			}
 		}
+		worst, worstName := 0.0, ""
 		for i := range cp {
 			if cp[i].Tensor.Grad() == nil {
 				continue
@@ -105,10 +106,14 @@ func TestTrainStepBalls(t *testing.T) {
 			}
 			// Relative to the parameter's largest gradient, and to the
 			// largest of all for gradients that are rounding noise.
+			if r := diff / (1e-3*scale + 1e-6*global); r > worst {
+				worst, worstName = r, cp[i].Name
+			}
 			if diff > 1e-3*scale+1e-6*global {
 				t.Errorf("step %d: %s: gradient differs by %.3g (largest %.3g)", n, cp[i].Name, diff, scale)
 			}
 		}
+		t.Logf("step %d: worst gradient difference %.2f of the tolerance (%s)", n, worst, worstName)
 	}
 	if n := ValidationErrors() - validationBaseline; n != 0 {
 		t.Errorf("%d validation errors", n)

@@ -41,6 +41,16 @@ layout(push_constant) uniform P {
 shared float part[256];
 shared float part2[256];
 
+// kahan adds v to the compensated sum (s, c): each invocation sums m/256
+// values, and the gradient's sums cancel, so plain float32 loses digits the
+// CPU's float64 keeps.
+void kahan(inout float s, inout float c, float v) {
+	precise float y = v - c;
+	precise float t = s + y;
+	c = (t - s) - y;
+	s = t;
+}
+
 // sum2 adds a and b over the workgroup; invocation 0 gets the totals.
 void sum2(inout float a, inout float b) {
 	uint l = gl_LocalInvocationID.x;
@@ -71,19 +81,19 @@ void main() {
 #ifdef STATS
 	float mean, invStd;
 	if (TRAINING) {
-		float s = 0.0, unused = 0.0;
+		float s = 0.0, sc = 0.0, unused = 0.0;
 		for (uint k = l; k < m; k += 256) {
 			uint at = (k / p.hw * p.c + ch) * p.hw + k % p.hw;
-			s += x[p.o[0] + at];
+			kahan(s, sc, x[p.o[0] + at]);
 		}
 		sum2(s, unused);
 		mean = s / float(m);
-		float ss = 0.0;
+		float ss = 0.0, ssc = 0.0;
 		unused = 0.0;
 		for (uint k = l; k < m; k += 256) {
 			uint at = (k / p.hw * p.c + ch) * p.hw + k % p.hw;
 			float d = x[p.o[0] + at] - mean;
-			ss += d * d;
+			kahan(ss, ssc, d * d);
 		}
 		sum2(ss, unused);
 		invStd = div(1.0, sqrtAcc(ss / float(m) + p.eps));
@@ -114,12 +124,12 @@ void main() {
 #endif
 #ifdef BSTATS
 	float mean = saveMean[p.o[5] + ch], invStd = saveInv[p.o[6] + ch];
-	float sdy = 0.0, sdyx = 0.0;
+	float sdy = 0.0, sdyx = 0.0, c1 = 0.0, c2 = 0.0;
 	for (uint k = l; k < m; k += 256) {
 		uint at = (k / p.hw * p.c + ch) * p.hw + k % p.hw;
 		float d = DY[p.o[2] + at];
-		sdy += d;
-		sdyx += d * (x[p.o[0] + at] - mean) * invStd;
+		kahan(sdy, c1, d);
+		kahan(sdyx, c2, d * (x[p.o[0] + at] - mean) * invStd);
 	}
 	sum2(sdy, sdyx);
 	if (l == 0) {
