@@ -194,7 +194,7 @@ func (b *Backend) dev(op string, x tensor.Buffer) *Buffer {
 		if v.p != b.pool {
 			panic("vk: " + op + ": buffer of another Vulkan backend")
 		}
-		if v.freed {
+		if v.freed || v.dying {
 			panic("vk: " + op + ": buffer used after it was freed")
 		}
 		return v
@@ -362,8 +362,30 @@ func (c *call) done() {
 	}
 }
 
-// Close waits for the device and releases what the backend holds. The
-// backend must not be used afterwards.
+// Free returns x to the pool once the work submitted so far is done, for
+// callers that know when a buffer dies (a tape recycling its activations);
+// other buffers go back when the garbage collector finds them unreachable.
+// Using x afterwards panics, and x must not be used by a recorded
+// Sequence that runs again.
+func (b *Backend) Free(x tensor.Buffer) {
+	d := b.dev("Free", x)
+	if d == nil {
+		return
+	}
+	if b.rec != nil {
+		panic("vk: Free inside Record")
+	}
+	d.dying = true
+	if b.idle() {
+		d.free()
+		return
+	}
+	b.deferred = append(b.deferred, d)
+}
+
+// Close waits until the device is idle and reports the first device error.
+// The device and its memory stay with the process: Open returns the same
+// backend again.
 func (b *Backend) Close() error {
 	if b == nil || b.d == nil {
 		return errors.New("vk: Close of an unopened backend")

@@ -213,7 +213,8 @@ type Buffer struct {
 	size    int64 // bytes reserved
 	p       *pool
 	cleanup runtime.Cleanup
-	freed   bool
+	freed   bool // returned to the pool
+	dying   bool // Free called; returned at the next wait
 }
 
 // Len returns the number of values the buffer holds.

@@ -333,3 +333,28 @@ func TestPushConstantBlocks(t *testing.T) {
 		t.Error("garbage parsed as SPIR-V")
 	}
 }
+
+// TestFree: a freed buffer's range is reused only after the work that
+// used it, and using a freed buffer panics.
+func TestFree(t *testing.T) {
+	b := testBackend(t)
+	x := b.alloc(1000)
+	b.Upload(x, 0, make([]float32, 1000))
+	y := b.alloc(1000)
+	b.Map(tensor.MapAddScalar, 1, x, y) // pending while Free runs
+	b.Free(x)
+	if x.freed {
+		t.Fatal("freed while a kernel using it was pending")
+	}
+	got := make([]float32, 1000)
+	b.Download(got, y, 0)
+	if got[999] != 1 || !x.freed {
+		t.Fatalf("y[999] = %g, x freed %v after the wait", got[999], x.freed)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a freed buffer was accepted")
+		}
+	}()
+	b.Map(tensor.MapNeg, 0, x, y)
+}
