@@ -190,3 +190,43 @@ func TestEllipticInitIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// EnergyAlong splits ½ sᵀ M s into its kinetic, potential and
+// non-separable parts, and the parts add up to the total.
+func TestEnergySplit(t *testing.T) {
+	c := tinyConfig(t)
+	c.Operators, c.D = 1, 2
+	m, err := NewModel(c, rand.New(rand.NewPCG(4, 4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := m.Dyn.Params()[0].Tensor.Data()
+	copy(a, []float32{
+		2, 0.5, 0.3, 0,
+		0.5, 1, 0, 0.2,
+		0.3, 0, 3, 0.1,
+		0, 0.2, 0.1, 4,
+	})
+	s := []float64{1, 2, 3, 4}
+	e, err := m.EnergyAlong(s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// M = sym(A): potential ½ qᵀ Mqq q, kinetic ½ pᵀ Mpp p, cross qᵀ Mqp p.
+	pot := 0.5 * (2*1*1 + 2*0.5*1*2 + 1*2*2)
+	kin := 0.5 * (3*3*3 + 2*0.1*3*4 + 4*4*4)
+	cross := 1*0.3*3 + 2*0.2*4
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"potential", e.Potential[0], pot}, {"kinetic", e.Kinetic[0], kin}, {"non-separable", e.NonSeparable[0], cross}, {"total", e.Total[0], pot + kin + cross}} {
+		if math.Abs(c.got-c.want) > 1e-5*math.Abs(c.want) {
+			t.Errorf("%s energy %g, want %g", c.name, c.got, c.want)
+		}
+	}
+	c.Dynamics = "linear"
+	lin, _ := NewModel(c, rand.New(rand.NewPCG(4, 4)))
+	if _, err := lin.EnergyAlong(s, 0); err == nil {
+		t.Error("energy of linear dynamics: no error")
+	}
+}
