@@ -19,6 +19,7 @@ type DeviceInfo struct {
 	Name  string
 	Type  string // "discrete", "integrated", "virtual", "cpu" or "other"
 	API   string // Vulkan version the driver offers
+	UUID  string // hex, empty on Vulkan 1.0 devices
 }
 
 // Limits are the device limits the kernels are sized from.
@@ -160,13 +161,29 @@ func newInstance() (*instance, error) {
 		}
 		in.devices = in.devices[:n]
 	}
-	for i, pd := range in.devices {
+	// The same device can appear twice (two drivers, or a layer); the
+	// first of each UUID is kept.
+	seen := map[string]bool{}
+	var kept []vkb.PhysicalDevice
+	for _, pd := range in.devices {
 		var props vkb.PhysicalDeviceProperties
 		vkb.GetPhysicalDeviceProperties(pd, &props)
 		props.Deref()
-		in.infos = append(in.infos, DeviceInfo{Index: i, Name: vkb.ToString(props.DeviceName[:]),
-			Type: deviceType(props.DeviceType), API: versionString(props.ApiVersion)})
+		info := DeviceInfo{Index: len(kept), Name: vkb.ToString(props.DeviceName[:]),
+			Type: deviceType(props.DeviceType), API: versionString(props.ApiVersion)}
+		if in.api >= vkb.MakeVersion(1, 1, 0) && props.ApiVersion >= vkb.MakeVersion(1, 1, 0) {
+			if _, uuid, ok := props2(unsafe.Pointer(inst), unsafe.Pointer(pd)); ok {
+				info.UUID = fmt.Sprintf("%x", uuid)
+				if seen[info.UUID] {
+					continue
+				}
+				seen[info.UUID] = true
+			}
+		}
+		kept = append(kept, pd)
+		in.infos = append(in.infos, info)
 	}
+	in.devices = kept
 	return in, nil
 }
 
@@ -236,7 +253,7 @@ func (in *instance) open(i int) (*device, error) {
 		MaxPerStageStorageBufs:  int(l.MaxPerStageDescriptorStorageBuffers),
 	}
 	if props.ApiVersion >= vkb.MakeVersion(1, 1, 0) && in.api >= vkb.MakeVersion(1, 1, 0) {
-		d.limits.SubgroupSize = subgroupSize(unsafe.Pointer(in.inst), unsafe.Pointer(pd))
+		d.limits.SubgroupSize, _, _ = props2(unsafe.Pointer(in.inst), unsafe.Pointer(pd))
 	}
 	if d.limits.MaxPushConstants < 128 || d.limits.MaxPerStageStorageBufs < 10 || d.limits.MaxWorkgroupInvocations < 128 {
 		return nil, fmt.Errorf("vk: device %s is below the limits the kernels need: %+v", d.info.Name, d.limits)

@@ -257,7 +257,8 @@ func TestMissingLoader(t *testing.T) {
 
 // TestChoose covers device choice without devices of every kind.
 func TestChoose(t *testing.T) {
-	in := &instance{infos: []DeviceInfo{{0, "llvmpipe (LLVM 15)", "cpu", "1.3"}, {1, "Intel Arc", "integrated", "1.3"}, {2, "NVIDIA H200", "discrete", "1.3"}}}
+	in := &instance{infos: []DeviceInfo{
+		{Index: 0, Name: "llvmpipe (LLVM 15)", Type: "cpu"}, {Index: 1, Name: "Intel Arc", Type: "integrated"}, {Index: 2, Name: "NVIDIA H200", Type: "discrete"}}}
 	for _, c := range []struct {
 		want string
 		idx  int

@@ -164,19 +164,34 @@ typedef struct {
 
 typedef void (*hvkGetProps2)(void*, hvkProps2*);
 
-// hvkSubgroupSize returns the device's subgroup size, or 0 when the
-// instance or device lacks Vulkan 1.1.
-static uint32_t hvkSubgroupSize(void* instance, void* physicalDevice) {
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES
+	void* pNext;
+	uint8_t deviceUUID[16];
+	uint8_t driverUUID[16];
+	uint8_t deviceLUID[8];
+	uint32_t deviceNodeMask;
+	uint32_t deviceLUIDValid;
+} hvkIDProps;
+
+// hvkProps2 fills the device's subgroup size and UUID; 0 on success, 1
+// when the instance lacks vkGetPhysicalDeviceProperties2 (Vulkan 1.0).
+static int hvkQueryProps2(void* instance, void* physicalDevice, uint32_t* subgroupSize, uint8_t* uuid) {
 	hvkGetProps2 get = (hvkGetProps2)hvkGIPA(instance, "vkGetPhysicalDeviceProperties2");
 	if (get == NULL) {
-		return 0;
+		return 1;
 	}
-	hvkSubgroupProps sub = {1000094000, NULL, 0, 0, 0, 0};
+	hvkIDProps id = {1000071004, NULL};
+	hvkSubgroupProps sub = {1000094000, &id, 0, 0, 0, 0};
 	hvkProps2 p;
 	p.sType = 1000059001;
 	p.pNext = &sub;
 	get(physicalDevice, &p);
-	return sub.subgroupSize;
+	*subgroupSize = sub.subgroupSize;
+	for (int i = 0; i < 16; i++) {
+		uuid[i] = id.deviceUUID[i];
+	}
+	return 0;
 }
 */
 import "C"
@@ -229,8 +244,18 @@ func cmdDispatch(cmd unsafe.Pointer, pipeline, layout, set uint64, push unsafe.P
 
 func cmdBarrier(cmd unsafe.Pointer) { C.hvkBarrier(cmd) }
 
-func subgroupSize(instance, physicalDevice unsafe.Pointer) int {
-	return int(C.hvkSubgroupSize(instance, physicalDevice))
+// props2 returns the subgroup size and device UUID of a Vulkan 1.1
+// device, through vkGetPhysicalDeviceProperties2.
+func props2(instance, physicalDevice unsafe.Pointer) (subgroup int, uuid [16]byte, ok bool) {
+	var sub C.uint32_t
+	var id [16]C.uint8_t
+	if C.hvkQueryProps2(instance, physicalDevice, &sub, &id[0]) != 0 {
+		return 0, uuid, false
+	}
+	for i := range id {
+		uuid[i] = byte(id[i])
+	}
+	return int(sub), uuid, true
 }
 
 // cBytes copies b into C memory, for data the binding passes by pointer

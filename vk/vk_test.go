@@ -92,3 +92,22 @@ func TestLimits(t *testing.T) {
 		t.Errorf("subgroup size %d is not a power of two up to 128", s)
 	}
 }
+
+func TestDevices(t *testing.T) {
+	testBackend(t)
+	ds, err := Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, d := range ds {
+		t.Logf("%+v", d)
+		if d.Index != i || d.Name == "" {
+			t.Errorf("device %d: %+v", i, d)
+		}
+		if d.UUID != "" && seen[d.UUID] {
+			t.Errorf("device %s listed twice", d.UUID)
+		}
+		seen[d.UUID] = true
+	}
+}
