@@ -90,12 +90,16 @@ type Config struct {
 	TemporalLoss bool    `json:"temporal_loss"`
 
 	// Training.
-	LR        float64 `json:"lr"`
-	Beta1     float64 `json:"beta1"`
-	Beta2     float64 `json:"beta2"`
-	Batch     int     `json:"batch"`
-	TestBatch int     `json:"test_batch"`
-	Epochs    int     `json:"epochs"`
+	LR    float64 `json:"lr"`
+	Beta1 float64 `json:"beta1"`
+	Beta2 float64 `json:"beta2"`
+	// LRDecay multiplies the learning rate every LRDecaySteps steps (a
+	// step schedule, as StepLR; 0 steps: constant, as the official code).
+	LRDecay      float64 `json:"lr_decay,omitempty"`
+	LRDecaySteps int     `json:"lr_decay_steps,omitempty"`
+	Batch        int     `json:"batch"`
+	TestBatch    int     `json:"test_batch"`
+	Epochs       int     `json:"epochs"`
 	// MaxSteps stops training after this many steps (0: Epochs decide).
 	MaxSteps int    `json:"max_steps"`
 	Seed     uint64 `json:"seed"`
@@ -227,6 +231,8 @@ func (c Config) Validate() error {
 		return bad("batch %d, test_batch %d", c.Batch, c.TestBatch)
 	case c.LR <= 0 || c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1:
 		return bad("lr %g, betas (%g, %g)", c.LR, c.Beta1, c.Beta2)
+	case c.LRDecaySteps < 0 || (c.LRDecaySteps > 0 && (c.LRDecay <= 0 || c.LRDecay > 1)):
+		return bad("lr_decay %g every %d steps: want a factor in (0, 1]", c.LRDecay, c.LRDecaySteps)
 	case c.Epochs < 0 || c.MaxSteps < 0 || c.CheckpointEvery < 0:
 		return bad("epochs %d, max_steps %d, checkpoint_every %d", c.Epochs, c.MaxSteps, c.CheckpointEvery)
 	case c.Epochs == 0 && c.MaxSteps == 0:

@@ -148,6 +148,16 @@ func actionsOf(b *Batch) []int {
 	return a
 }
 
+// LearningRate returns the rate of the next step under the config's
+// schedule (a function of the step alone, so resumed runs follow it).
+func (tr *Trainer) LearningRate() float64 {
+	c := tr.Cfg
+	if c.LRDecaySteps <= 0 {
+		return c.LR
+	}
+	return c.LR * math.Pow(c.LRDecay, float64(tr.Step/c.LRDecaySteps))
+}
+
 // TrainStep takes one optimiser step on a batch and returns its loss terms.
 // A loss that is not finite is an error naming the step (and, with
 // HALO_CHECK_NAN=1, the op that first produced a NaN or an infinity); the
@@ -156,6 +166,7 @@ func (tr *Trainer) TrainStep(b *Batch) (Terms, error) {
 	m := tr.Model
 	layers.Train(m)
 	layers.ZeroGrad(m)
+	tr.Opt.LR = tr.LearningRate()
 	in := LossInput{X: b.X, Actions: actionsOf(b), FrameMask: b.Mask,
 		Start: tr.rng.IntN(tr.Cfg.T - 1), Noise: RandNoise{tr.rng}}
 	if !tr.Cfg.Conditional {

@@ -20,6 +20,7 @@ func tinyTrainConfig(t testing.TB) Config {
 	c := tinyConfig(t)
 	c.Batch, c.TestBatch, c.MaxSteps, c.Epochs = 3, 4, 7, 0
 	c.LR = 1e-3
+	c.LRDecay, c.LRDecaySteps = 0.5, 3 // the resumed run must follow the schedule too
 	return c
 }
 
