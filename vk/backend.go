@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	vkb "github.com/vulkan-go/vulkan"
 
@@ -15,9 +16,13 @@ import (
 
 const stagingBytes = 16 << 20 // per slot; larger uploads go through in pieces
 
-// Backend runs tensor's kernels on one Vulkan device. It is not safe for
-// concurrent use, like a tensor.Tape.
+// Backend runs tensor's kernels on one Vulkan device. Its methods may be
+// called from several goroutines (tensor.Open hands the same backend to
+// every caller); they run one at a time.
 type Backend struct {
+	mu       sync.Mutex
+	inRecord atomic.Bool // Record holds mu while its function runs
+
 	in   *instance
 	d    *device
 	pool *pool
@@ -136,6 +141,18 @@ func (b *Backend) Device() DeviceInfo { return b.d.info }
 // Limits returns the device limits the kernels were sized from.
 func (b *Backend) Limits() Limits { return b.d.limits }
 
+// enter serialises the entry points. Inside Record the recording
+// goroutine holds the lock for the whole of its function, so the kernels
+// that function calls do not take it again (and other goroutines must
+// leave the backend alone meanwhile).
+func (b *Backend) enter() func() {
+	if b.inRecord.Load() {
+		return func() {}
+	}
+	b.mu.Lock()
+	return b.mu.Unlock
+}
+
 // check records the first device error and stops the call: a kernel that
 // could not be recorded or submitted leaves results undefined.
 func (b *Backend) check(err error) {
@@ -150,6 +167,7 @@ func (b *Backend) check(err error) {
 
 // Sync waits for all submitted work and reports the first device error.
 func (b *Backend) Sync() error {
+	defer b.enter()()
 	if b.err != nil {
 		return b.err
 	}
@@ -159,7 +177,10 @@ func (b *Backend) Sync() error {
 
 // Alloc returns a zeroed device buffer of n values. It panics when the
 // device is out of memory, as make does on the host.
-func (b *Backend) Alloc(n int) tensor.Buffer { return b.alloc(n) }
+func (b *Backend) Alloc(n int) tensor.Buffer {
+	defer b.enter()()
+	return b.alloc(n)
+}
 
 func (b *Backend) alloc(n int) *Buffer {
 	if n < 0 {
@@ -206,6 +227,7 @@ func (b *Backend) dev(op string, x tensor.Buffer) *Buffer {
 
 // Upload copies src into dst[off:off+len(src)].
 func (b *Backend) Upload(dst tensor.Buffer, off int, src []float32) {
+	defer b.enter()()
 	if h, ok := dst.(tensor.HostBuffer); ok {
 		b.finish()
 		copy(h[off:off+len(src)], src)
@@ -258,6 +280,7 @@ func (b *Backend) upload(d *Buffer, off int, src []float32) {
 
 // Download copies src[off:off+len(dst)] into dst, after all work so far.
 func (b *Backend) Download(dst []float32, src tensor.Buffer, off int) {
+	defer b.enter()()
 	if h, ok := src.(tensor.HostBuffer); ok {
 		b.finish()
 		copy(dst, h[off:off+len(dst)])
@@ -368,6 +391,7 @@ func (c *call) done() {
 // Using x afterwards panics, and x must not be used by a recorded
 // Sequence that runs again.
 func (b *Backend) Free(x tensor.Buffer) {
+	defer b.enter()()
 	d := b.dev("Free", x)
 	if d == nil {
 		return
@@ -391,6 +415,7 @@ func (b *Backend) Close() error {
 		return errors.New("vk: Close of an unopened backend")
 	}
 	err := b.Sync()
+	defer b.enter()()
 	vkb.DeviceWaitIdle(b.d.dev)
 	return err
 }

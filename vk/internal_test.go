@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/halo-ml/halo/tensor"
@@ -358,4 +359,38 @@ func TestFree(t *testing.T) {
 		}
 	}()
 	b.Map(tensor.MapNeg, 0, x, y)
+}
+
+// TestConcurrentUse: goroutines sharing the backend (as tensor.Open's
+// callers do) get their own results.
+func TestConcurrentUse(t *testing.T) {
+	b := testBackend(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Go(func() {
+			x := b.Alloc(5000)
+			v := make([]float32, 5000)
+			for i := range v {
+				v[i] = float32(w*10000 + i)
+			}
+			for range 20 {
+				b.Upload(x, 0, v)
+				b.Map(tensor.MapScale, 2, x, x)
+				got := make([]float32, 5000)
+				b.Download(got, x, 0)
+				for i := range got {
+					if got[i] != 2*v[i] {
+						errs <- fmt.Errorf("worker %d: value %d = %g, want %g", w, i, got[i], 2*v[i])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

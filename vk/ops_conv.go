@@ -35,6 +35,7 @@ func convLens(op string, g tensor.ConvGeom, img, col *Buffer) {
 
 // Im2col fills the column matrix of g from a batch of images.
 func (b *Backend) Im2col(g tensor.ConvGeom, img, col tensor.Buffer) {
+	defer b.enter()()
 	c := b.call("Im2col")
 	id, cd := c.in(img), c.out(col)
 	convLens("Im2col", g, id, cd)
@@ -46,6 +47,7 @@ func (b *Backend) Im2col(g tensor.ConvGeom, img, col tensor.Buffer) {
 
 // Col2im adds the column matrix of g back into the images.
 func (b *Backend) Col2im(g tensor.ConvGeom, col, img tensor.Buffer) {
+	defer b.enter()()
 	c := b.call("Col2im")
 	cd, id := c.in(col), c.out(img)
 	convLens("Col2im", g, id, cd)

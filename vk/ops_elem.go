@@ -37,6 +37,7 @@ func checkSameLen(op string, bufs ...*Buffer) {
 
 // Map sets y = op(x; alpha) elementwise; y may be x.
 func (b *Backend) Map(op tensor.MapOp, alpha float32, x, y tensor.Buffer) {
+	defer b.enter()()
 	c := b.call("Map")
 	xd, yd := c.in(x), c.out(y)
 	checkSameLen("Map "+op.String(), xd, yd)
@@ -50,6 +51,7 @@ func (b *Backend) Map(op tensor.MapOp, alpha float32, x, y tensor.Buffer) {
 
 // MapBackward sets dx = dy * op'(x) from the input x and output y of Map.
 func (b *Backend) MapBackward(op tensor.MapOp, alpha float32, x, y, dy, dx tensor.Buffer) {
+	defer b.enter()()
 	c := b.call("MapBackward")
 	needX := op == tensor.MapSquare || op == tensor.MapRelu || op == tensor.MapLeakyRelu || op == tensor.MapLog || op == tensor.MapAbs || op == tensor.MapPow
 	needY := op == tensor.MapTanh || op == tensor.MapSigmoid || op == tensor.MapExp || op == tensor.MapSqrt
@@ -130,6 +132,7 @@ func collapse(shape []int, strides ...[]int) ([]int, [][]int) {
 
 // Binary sets z = op(x, y) with NumPy broadcasting to the shape of z.
 func (b *Backend) Binary(op tensor.BinaryOp, x tensor.Buffer, xShape []int, y tensor.Buffer, yShape []int, z tensor.Buffer, zShape []int) {
+	defer b.enter()()
 	c := b.call("Binary")
 	xd, yd, zd := c.in(x), c.in(y), c.out(z)
 	name := "Binary " + op.String()
@@ -158,6 +161,7 @@ func (b *Backend) Binary(op tensor.BinaryOp, x tensor.Buffer, xShape []int, y te
 
 // Reduce reduces x over the axes where yShape has size 1.
 func (b *Backend) Reduce(op tensor.ReduceOp, x tensor.Buffer, xShape []int, y tensor.Buffer, yShape []int) {
+	defer b.enter()()
 	c := b.call("Reduce")
 	xd, yd := c.in(x), c.out(y)
 	name := "Reduce " + op.String()
@@ -213,6 +217,7 @@ func (b *Backend) Reduce(op tensor.ReduceOp, x tensor.Buffer, xShape []int, y te
 
 // Adam updates p, m and v in place from the gradient g, as the CPU backend.
 func (b *Backend) Adam(a tensor.AdamArgs, p, g, m, v tensor.Buffer) {
+	defer b.enter()()
 	c := b.call("Adam")
 	pd, gd, md, vd := c.out(p), c.in(g), c.out(m), c.out(v)
 	checkSameLen("Adam", pd, gd, md, vd)

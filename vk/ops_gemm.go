@@ -67,6 +67,7 @@ func extent(off, stride, batch, rows, cols, ld int) int {
 
 // Gemm runs C_i = alpha*op(A_i)*op(B_i) + beta*C_i for each i < Batch.
 func (b *Backend) Gemm(g tensor.GemmArgs, a, bm, cm tensor.Buffer) {
+	defer b.enter()()
 	c := b.call("Gemm")
 	ad, bd, cd := c.in(a), c.in(bm), c.out(cm)
 	batch := max(g.Batch, 1)

@@ -43,6 +43,7 @@ func bnPush(a tensor.BatchNormArgs, bufs []*Buffer) []uint32 {
 
 // BatchNorm normalises x into y per channel (see tensor.BatchNormArgs).
 func (b *Backend) BatchNorm(a tensor.BatchNormArgs, x, gamma, beta, runMean, runVar, saveMean, saveInvStd, y tensor.Buffer) {
+	defer b.enter()()
 	c := b.call("BatchNorm")
 	xd, gd, bd := c.in(x), c.in(gamma), c.in(beta)
 	rm, rv, sm, si := c.out(runMean), c.out(runVar), c.out(saveMean), c.out(saveInvStd)
@@ -70,6 +71,7 @@ func (b *Backend) BatchNorm(a tensor.BatchNormArgs, x, gamma, beta, runMean, run
 // BatchNormBackward computes dx, dgamma and dbeta of a BatchNorm from its
 // saved statistics; gamma, dgamma and dbeta may be nil.
 func (b *Backend) BatchNormBackward(a tensor.BatchNormArgs, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta tensor.Buffer) {
+	defer b.enter()()
 	c := b.call("BatchNormBackward")
 	xd, dyd, gd, sm, si := c.in(x), c.in(dy), c.in(gamma), c.in(saveMean), c.in(saveInvStd)
 	dxd, dg, db := c.out(dx), c.out(dgamma), c.out(dbeta)

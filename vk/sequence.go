@@ -193,6 +193,11 @@ type Sequence struct {
 // Sequence instead of running them. Uploads and downloads are not part of a
 // sequence and must not be called inside f.
 func (b *Backend) Record(f func()) (seq *Sequence, err error) {
+	if b.inRecord.Load() {
+		return nil, fmt.Errorf("vk: Record inside Record")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.rec != nil {
 		return nil, fmt.Errorf("vk: Record inside Record")
 	}
@@ -216,7 +221,9 @@ func (b *Backend) Record(f func()) (seq *Sequence, err error) {
 		return nil, err
 	}
 	b.rec = q
+	b.inRecord.Store(true)
 	defer func() {
+		b.inRecord.Store(false)
 		b.rec = nil
 		if r := recover(); r != nil {
 			err = fmt.Errorf("vk: Record: %v", r)
@@ -234,6 +241,7 @@ func (b *Backend) Record(f func()) (seq *Sequence, err error) {
 // Sync (or a Download) waits for them.
 func (q *Sequence) Run() {
 	b := q.b
+	defer b.enter()()
 	q.wait()
 	if s := b.slots[b.cur]; s.recording && s.commands > 0 {
 		b.submit()
