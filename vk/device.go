@@ -13,15 +13,6 @@ import (
 	vkb "github.com/vulkan-go/vulkan"
 )
 
-// DeviceInfo describes one Vulkan physical device.
-type DeviceInfo struct {
-	Index int
-	Name  string
-	Type  string // "discrete", "integrated", "virtual", "cpu" or "other"
-	API   string // Vulkan version the driver offers
-	UUID  string // hex, empty on Vulkan 1.0 devices
-}
-
 // Limits are the device limits the kernels are sized from.
 type Limits struct {
 	MaxWorkgroupInvocations int

@@ -10,6 +10,7 @@ import (
 
 	"github.com/halo-ml/halo/asm"
 	"github.com/halo-ml/halo/tensor"
+	"github.com/halo-ml/halo/vk"
 )
 
 // errHelp is returned by a command whose flags asked for help; it exits 0.
@@ -51,7 +52,8 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(fs.Output(), "usage: halo info")
 		fmt.Fprintln(fs.Output())
 		fmt.Fprintln(fs.Output(), "Prints the Go runtime, the CPU kernel family chosen and why (HALO_CPU),")
-		fmt.Fprintln(fs.Output(), "the SGEMM tile, and the compute backend chosen and why (HALO_BACKEND).")
+		fmt.Fprintln(fs.Output(), "the SGEMM tile, the Vulkan devices (HALO_VK_DEVICE picks one), and the")
+		fmt.Fprintln(fs.Output(), "compute backend chosen and why (HALO_BACKEND).")
 	}
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -61,6 +63,19 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "available:   %s (HALO_CPU=generic|avx2 selects a lesser one)\n", strings.Join(asm.Impls(), ", "))
 	mr, nr := asm.KernelShape()
 	fmt.Fprintf(stdout, "sgemm tile:  %dx%d\n", mr, nr)
+	if ds, err := vk.Devices(); err != nil {
+		fmt.Fprintf(stdout, "vulkan:      %v\n", err)
+	} else if len(ds) == 0 {
+		fmt.Fprintln(stdout, "vulkan:      no devices")
+	} else {
+		for i, d := range ds {
+			label := "vulkan:     "
+			if i > 0 {
+				label = "            "
+			}
+			fmt.Fprintf(stdout, "%s %v\n", label, d)
+		}
+	}
 	b, note, err := tensor.OpenDefault()
 	if err != nil {
 		// info diagnoses: say why the requested backend is missing.
