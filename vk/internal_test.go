@@ -165,12 +165,21 @@ func TestPoolLarge(t *testing.T) {
 		t.Fatalf("a buffer of %d bytes got a block of %d", chunkBytes+4, big.blk.size)
 	}
 	v := make([]float32, big.n)
-	v[len(v)-1] = 7
-	b.Upload(big, 0, v)
-	got := make([]float32, 1)
-	b.Download(got, big, big.n-1)
-	if got[0] != 7 {
-		t.Fatalf("last value of a large buffer came back as %g", got[0])
+	for i := range v {
+		v[i] = float32(i % 1001)
+	}
+	// Directly, and through staging and readback buffers in pieces.
+	for _, staging := range []bool{false, true} {
+		b.forceStaging = staging
+		b.Upload(big, 0, v)
+		got := make([]float32, big.n)
+		b.Download(got, big, 0)
+		b.forceStaging = false
+		for i := range got {
+			if got[i] != v[i] {
+				t.Fatalf("staging %v: value %d of a large buffer came back as %g, want %g", staging, i, got[i], v[i])
+			}
+		}
 	}
 	big.free()
 	// Buffers the program drops go back through the garbage collector.
