@@ -4,7 +4,7 @@
 // and the time of a full Sprites training step.
 //
 //	vkbench -backend vulkan                  # the GPU chosen as vk's doc says
-//	HALO_VK_DEVICE=llvmpipe vkbench -sizes 256,512 -frames 2 -train=false
+//	HALO_VK_DEVICE=llvmpipe vkbench -sizes 256,512 -frames 1 -layers 'encoder.0$|decoder.16' -train=false
 //
 // Today a training step runs the tape on host tensors: the backend gets
 // tensor.HostBuffer operands and copies them to the device and back around
@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,7 @@ func run() error {
 	budget := flag.Duration("budget", 60*time.Second, "skip a GEMM size whose predicted time exceeds this")
 	frames := flag.Int("frames", 0, "frames per convolution benchmark (0: the preset's batch x sequence length)")
 	conv := flag.Bool("conv", true, "benchmark the Sprites convolution layers")
+	only := flag.String("layers", "", "benchmark only the convolution layers whose name matches this regular expression")
 	train := flag.Bool("train", true, "time a full Sprites training step")
 	steps := flag.Int("steps", 2, "training steps to time (after one warm-up step)")
 	flag.Parse()
@@ -117,7 +119,11 @@ func run() error {
 		if nf <= 0 {
 			nf = c.Batch * c.T
 		}
-		res, err := benchConvs(be, c, nf)
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			return fmt.Errorf("-layers: %w", err)
+		}
+		res, err := benchConvs(be, c, nf, re)
 		if err != nil {
 			return err
 		}
@@ -227,7 +233,7 @@ const maxColValues = 64 << 20
 // tensors: per chunk of images, forward = im2col + GEMM (convolution) or
 // GEMM + col2im (transposed), backward = the weight-gradient GEMM, the
 // input-gradient GEMM and col2im or im2col.
-func benchConvs(be tensor.Backend, c halo.Config, frames int) ([]convResult, error) {
+func benchConvs(be tensor.Backend, c halo.Config, frames int, only *regexp.Regexp) ([]convResult, error) {
 	geoms, err := spritesConvs(c, frames)
 	if err != nil {
 		return nil, err
@@ -235,6 +241,9 @@ func benchConvs(be tensor.Backend, c halo.Config, frames int) ([]convResult, err
 	r := rand.New(rand.NewPCG(3, 3))
 	var res []convResult
 	for _, ng := range geoms {
+		if !only.MatchString(ng.name) {
+			continue
+		}
 		g := ng.g
 		perImage := g
 		perImage.N = 1
