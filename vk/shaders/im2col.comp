@@ -26,10 +26,9 @@ void main() {
 	if (i >= p.total) {
 		return;
 	}
-	uint cols = p.total; // only meaningful for IM2COL, recomputed below
 #ifdef IM2COL
 	uint rows = p.c * p.kh * p.kw;
-	cols = p.total / rows;
+	uint cols = p.total / rows;
 	uint r = i / cols, j = i % cols;
 	uint ci = r / (p.kh * p.kw), tap = r % (p.kh * p.kw);
 	uint ky = tap / p.kw, kx = tap % p.kw;
