@@ -321,7 +321,7 @@ func TestTileFor(t *testing.T) {
 // size from its SPIR-V; dispatch checks the Go side against these.
 func TestPushConstantBlocks(t *testing.T) {
 	want := map[string]int{"map": 16, "map_backward": 24, "binary": 92, "reduce_thread": 48, "reduce_group": 48,
-		"im2col": 64, "col2im": 64, "adam": 52, "batchnorm_stats": 60, "batchnorm_apply": 60,
+		"im2col": 64, "col2im": 64, "adam": 52, "copy": 88, "batchnorm_stats": 60, "batchnorm_apply": 60,
 		"batchnorm_bstats": 60, "batchnorm_bapply": 60, "gemm_nn": 60, "gemm_tt_vec4": 60}
 	entries, err := spvFS.ReadDir("spv")
 	if err != nil {
@@ -402,4 +402,57 @@ func TestConcurrentUse(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// TestCopy checks the strided copy against its definition: a permutation,
+// a slice, a concatenation into a larger buffer, a broadcast, an empty one.
+func TestCopy(t *testing.T) {
+	b := testBackend(t)
+	r := rand.New(rand.NewPCG(15, 16))
+	src := randSlice(r, 2*3*4*5+7)
+	cases := []struct {
+		name           string
+		shape          []int
+		srcOff, dstOff int
+		srcSt, dstSt   []int
+		dstLen         int
+	}{
+		{"permute [2 3 4 5] -> [5 2 4 3]", []int{2, 3, 4, 5}, 0, 0, []int{60, 20, 5, 1}, []int{12, 1, 3, 24}, 120},
+		{"slice rows 1..2 of [3 40]", []int{2, 40}, 40, 0, []int{40, 1}, []int{40, 1}, 80},
+		{"into columns 3..8 of [4 11]", []int{4, 5}, 7, 3, []int{5, 1}, []int{11, 1}, 44},
+		{"broadcast a row 6 times", []int{6, 9}, 2, 1, []int{0, 1}, []int{9, 1}, 55},
+		{"empty", []int{3, 0, 2}, 0, 0, []int{1, 1, 1}, []int{1, 1, 1}, 4},
+	}
+	for _, c := range cases {
+		want := randSlice(r, c.dstLen)
+		got := make([]float32, c.dstLen)
+		copy(got, want)
+		idx := make([]int, len(c.shape))
+		for flat := range numel(c.shape) {
+			rest, so, do := flat, c.srcOff, c.dstOff
+			for d := len(c.shape) - 1; d >= 0; d-- {
+				idx[d] = rest % c.shape[d]
+				rest /= c.shape[d]
+				so += idx[d] * c.srcSt[d]
+				do += idx[d] * c.dstSt[d]
+			}
+			want[do] = src[so]
+		}
+		sb, db := b.Alloc(len(src)), b.Alloc(c.dstLen)
+		b.Upload(sb, 0, src)
+		b.Upload(db, 0, got)
+		b.Copy(db, c.dstOff, c.dstSt, sb, c.srcOff, c.srcSt, c.shape)
+		b.Download(got, db, 0)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s: value %d = %g, want %g", c.name, i, got[i], want[i])
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a copy past the end of its destination was accepted")
+		}
+	}()
+	b.Copy(b.Alloc(10), 5, []int{1}, b.Alloc(10), 0, []int{1}, []int{6})
 }

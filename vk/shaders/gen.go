@@ -28,6 +28,7 @@ var variants = []variant{
 	{"im2col", "im2col.comp", []string{"IM2COL"}},
 	{"col2im", "im2col.comp", []string{"COL2IM"}},
 	{"adam", "adam.comp", nil},
+	{"copy", "copy.comp", nil},
 	{"batchnorm_stats", "batchnorm.comp", []string{"STATS"}},
 	{"batchnorm_apply", "batchnorm.comp", []string{"APPLY"}},
 	{"batchnorm_bstats", "batchnorm.comp", []string{"BSTATS"}},
