@@ -23,12 +23,17 @@ const (
 	memHostCached   = vkb.MemoryPropertyFlags(vkb.MemoryPropertyHostCachedBit)
 )
 
-// pickMemory returns the first memory type allowed by bits that has all
-// the flags of the earliest entry of ranked it can satisfy, or -1.
-func pickMemory(props *vkb.PhysicalDeviceMemoryProperties, bits uint32, ranked []vkb.MemoryPropertyFlags) int {
-	for _, want := range ranked {
+// memPref is one entry of a ranked list: a memory type with all the flags
+// of want and none of avoid.
+type memPref struct{ want, avoid vkb.MemoryPropertyFlags }
+
+// pickMemory returns the first memory type allowed by bits that satisfies
+// the earliest entry of ranked it can, or -1.
+func pickMemory(props *vkb.PhysicalDeviceMemoryProperties, bits uint32, ranked []memPref) int {
+	for _, p := range ranked {
 		for t := 0; t < int(props.MemoryTypeCount); t++ {
-			if bits&(1<<t) != 0 && props.MemoryTypes[t].PropertyFlags&want == want {
+			f := props.MemoryTypes[t].PropertyFlags
+			if bits&(1<<t) != 0 && f&p.want == p.want && f&p.avoid == 0 {
 				return t
 			}
 		}
@@ -36,16 +41,18 @@ func pickMemory(props *vkb.PhysicalDeviceMemoryProperties, bits uint32, ranked [
 	return -1
 }
 
-// Ranked memory type lists. Storage is device-local; on devices that share
-// memory with the host (integrated GPUs, CPU implementations) a host-visible
-// device-local type is preferred, so transfers are plain copies. Staging is
-// host-visible and coherent; readback prefers host-cached memory, which
-// the CPU reads at full speed.
+// Ranked memory type lists. Storage is device-local: on discrete GPUs
+// preferably not host-visible (that is the small BAR window, or memory the
+// CPU reads slowly), on devices that share memory with the host (integrated
+// GPUs, CPU implementations) preferably host-visible, so transfers are
+// plain copies. Staging is host-visible and coherent, preferably uncached
+// (write-combined); readback prefers host-cached memory, which the CPU
+// reads at full speed.
 var (
-	rankStorageShared = []vkb.MemoryPropertyFlags{memDeviceLocal | memHostVisible | memHostCoherent, memDeviceLocal, 0}
-	rankStorage       = []vkb.MemoryPropertyFlags{memDeviceLocal, 0}
-	rankStaging       = []vkb.MemoryPropertyFlags{memHostVisible | memHostCoherent}
-	rankReadback      = []vkb.MemoryPropertyFlags{memHostVisible | memHostCoherent | memHostCached, memHostVisible | memHostCoherent}
+	rankStorageShared = []memPref{{memDeviceLocal | memHostVisible | memHostCoherent, 0}, {memDeviceLocal, 0}, {0, 0}}
+	rankStorage       = []memPref{{memDeviceLocal, memHostVisible}, {memDeviceLocal, 0}, {0, 0}}
+	rankStaging       = []memPref{{memHostVisible | memHostCoherent, memHostCached}, {memHostVisible | memHostCoherent, 0}}
+	rankReadback      = []memPref{{memHostVisible | memHostCoherent | memHostCached, 0}, {memHostVisible | memHostCoherent, 0}}
 )
 
 // block is one VkBuffer with its own memory; a chunk of the pool or a
@@ -61,7 +68,7 @@ type block struct {
 
 type span struct{ off, size int64 }
 
-func (d *device) newBlock(size int64, ranked []vkb.MemoryPropertyFlags, usage vkb.BufferUsageFlagBits) (*block, error) {
+func (d *device) newBlock(size int64, ranked []memPref, usage vkb.BufferUsageFlagBits) (*block, error) {
 	var buf vkb.Buffer
 	info := &vkb.BufferCreateInfo{
 		SType:       vkb.StructureTypeBufferCreateInfo,
@@ -130,7 +137,7 @@ func (b *block) floats(off int64, n int) []float32 {
 type pool struct {
 	mu     sync.Mutex
 	d      *device
-	rank   []vkb.MemoryPropertyFlags
+	rank   []memPref
 	blocks []*block
 	limit  int64 // largest block: the device's storage-buffer range
 	inUse  int64

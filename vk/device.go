@@ -246,7 +246,10 @@ func (in *instance) open(i int) (*device, error) {
 	if props.ApiVersion >= vkb.MakeVersion(1, 1, 0) && in.api >= vkb.MakeVersion(1, 1, 0) {
 		d.limits.SubgroupSize, _, _ = props2(unsafe.Pointer(in.inst), unsafe.Pointer(pd))
 	}
-	if d.limits.MaxPushConstants < 128 || d.limits.MaxPerStageStorageBufs < 10 || d.limits.MaxWorkgroupInvocations < 128 {
+	// Elementwise kernels use workgroups of 256 invocations; batch norm binds
+	// ten storage buffers; every kernel's parameters fit in 128 bytes.
+	if d.limits.MaxPushConstants < 128 || d.limits.MaxPerStageStorageBufs < 10 || d.limits.MaxWorkgroupInvocations < 256 ||
+		l.MaxComputeWorkGroupSize[0] < 256 || d.limits.MaxSharedMemory < 8192 {
 		return nil, fmt.Errorf("vk: device %s is below the limits the kernels need: %+v", d.info.Name, d.limits)
 	}
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	vkb "github.com/vulkan-go/vulkan"
+
 	"github.com/halo-ml/halo/tensor"
 	"github.com/halo-ml/halo/tensor/backendtest"
 )
@@ -455,4 +457,34 @@ func TestCopy(t *testing.T) {
 		}
 	}()
 	b.Copy(b.Alloc(10), 5, []int{1}, b.Alloc(10), 0, []int{1}, []int{6})
+}
+
+func TestPickMemory(t *testing.T) {
+	var props vkb.PhysicalDeviceMemoryProperties
+	// A discrete GPU with a BAR window: host memory, device memory, device
+	// memory the host can map, and cached host memory.
+	flags := []vkb.MemoryPropertyFlags{memHostVisible | memHostCoherent, memDeviceLocal,
+		memDeviceLocal | memHostVisible | memHostCoherent, memHostVisible | memHostCoherent | memHostCached}
+	props.MemoryTypeCount = uint32(len(flags))
+	for i, f := range flags {
+		props.MemoryTypes[i].PropertyFlags = f
+	}
+	for _, c := range []struct {
+		name string
+		bits uint32
+		rank []memPref
+		want int
+	}{
+		{"storage", 0xf, rankStorage, 1},
+		{"storage, shared memory", 0xf, rankStorageShared, 2},
+		{"staging", 0xf, rankStaging, 0},
+		{"readback", 0xf, rankReadback, 3},
+		{"readback without cached memory", 0x7, rankReadback, 0},
+		{"storage without plain device memory", 0xd, rankStorage, 2},
+		{"nothing allowed", 0, rankStorage, -1},
+	} {
+		if got := pickMemory(&props, c.bits, c.rank); got != c.want {
+			t.Errorf("%s: type %d, want %d", c.name, got, c.want)
+		}
+	}
 }
