@@ -123,7 +123,7 @@ func (d *device) freeBlock(b *block) {
 	vkb.FreeMemory(d.dev, b.mem, nil)
 }
 
-// bytes returns the mapped memory of b from off as a float32 slice of n values.
+// floats returns the mapped memory of b from byte off as n float32 values.
 func (b *block) floats(off int64, n int) []float32 {
 	if n == 0 {
 		return nil

@@ -7,17 +7,17 @@
 //
 // It needs cgo and, at run time only, the Vulkan loader libvulkan.so.1 and
 // a device; without them Open returns an error that says which is missing,
-// and tensor.Open("auto") falls back to the CPU. Without cgo the package
-// registers nothing.
+// and tensor.Open("auto") falls back to the CPU. Without cgo (or off
+// Linux) the package registers nothing and Devices says why.
 //
 // Device choice: HALO_VK_DEVICE selects a device by index or by a part of
 // its name (case-insensitive); otherwise the first discrete GPU, then the
-// first integrated one. CPU implementations such as lavapipe are used only
-// when named. HALO_VK_VALIDATE=1 enables the Khronos validation layer and
+// first integrated one; devices listed twice (same UUID) count once. CPU
+// implementations such as lavapipe are used only when named. HALO_VK_VALIDATE=1 enables the Khronos validation layer and
 // counts the errors it reports (ValidationErrors).
 //
 // Buffers live in device memory, sub-allocated from large blocks and
-// returned to the pool when the garbage collector frees them. Kernels are
+// returned to the pool by Free or when the garbage collector frees them. Kernels are
 // recorded into a command buffer and submitted when the host needs a
 // result (Download, Sync) or the batch grows long; Record captures a
 // sequence of kernels once so that it can be replayed without recording.
