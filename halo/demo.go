@@ -16,7 +16,8 @@ import (
 // DemoConfig is the small balls model the demo trains in about two minutes
 // on two cores: the balls preset with fully connected encoder and decoder
 // (family mlp, no BatchNorm before the output), sequences of 8 frames (one
-// revolution), a large learning rate, a small initial posterior variance
+// revolution), a large learning rate cut twice (by 0.3 at steps 700 and
+// 1400) to sharpen the last steps, a small initial posterior variance
 // and weak KL terms on q and p (the demo shows dynamics, not a calibrated
 // prior), both reconstruction terms, and operators that start as bounded
 // rotations.
@@ -27,7 +28,8 @@ func DemoConfig() Config {
 	c.LR = 4e-3
 	c.BetaV, c.LossVRecon = 0.01, true
 	c.LogVarBias, c.OperatorInit = -6, "elliptic"
-	c.Epochs, c.MaxSteps = 0, 1200
+	c.Epochs, c.MaxSteps = 0, 1800
+	c.LRDecay, c.LRDecaySteps = 0.3, 700
 	c.Init = "default"
 	return c
 }
