@@ -215,6 +215,9 @@ func RunDemo(ctx context.Context, opt DemoOptions) (*DemoReport, error) {
 	if err := write("reconstruction.png", func(p string) error { return WriteGridPNG(p, pair(unit, recU), d, grid) }); err != nil {
 		return nil, err
 	}
+	if err := write("reconstruction.gif", func(p string) error { return WriteGIF(p, pair(unit, recU), d, grid, 12) }); err != nil {
+		return nil, err
+	}
 
 	// Generation from frame 0: the training length, and four times it.
 	first := tensor.New(n, d.C, d.H, d.W)
