@@ -277,6 +277,11 @@ func loadModelGolden(t *testing.T, gc modelGoldenCase) (*Model, *tensor.Safetens
 // give the same loss terms, gradients and BatchNorm statistics after one
 // training-mode step on the same batch, start frame and noise.
 func TestGoldenModel(t *testing.T) {
+	if testing.Short() {
+		// About 20 s (minutes under the race detector); the full test run
+		// (go test ./...) always includes it.
+		t.Skip("slow: whole-model golden test; run without -short")
+	}
 	for _, gc := range modelGoldenCases {
 		t.Run(gc.name, func(t *testing.T) {
 			m, f := loadModelGolden(t, gc)
