@@ -230,3 +230,5 @@ func TestEnergySplit(t *testing.T) {
 		t.Error("energy of linear dynamics: no error")
 	}
 }
+
+func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(11, 12)) }
