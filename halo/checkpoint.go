@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/halo-ml/halo/layers"
@@ -151,7 +152,7 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 		if m == nil {
 			continue
 		}
-		if !equalInts(m.Shape, weights[name].Shape) || !equalInts(v.Shape, weights[name].Shape) {
+		if !slices.Equal(m.Shape, weights[name].Shape) || !slices.Equal(v.Shape, weights[name].Shape) {
 			return nil, bad("optimiser moments of %s have shapes %s, %s; the parameter %s", name,
 				tensor.ShapeString(m.Shape), tensor.ShapeString(v.Shape), tensor.ShapeString(weights[name].Shape))
 		}
@@ -179,18 +180,6 @@ func LoadWeights(path string, m *Model) error {
 	}
 	delete(f.Tensors, "J") // the reference model keeps J as a buffer
 	return layers.LoadStateDict(m, f.Tensors, path)
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/halo-ml/halo/layers"
 	"github.com/halo-ml/halo/symplectic"
@@ -181,7 +182,7 @@ func frameState(s *tensor.Tensor, t int) *tensor.Tensor {
 // (both [N, T, C, H, W]): content swap from b's point of view, motion swap
 // from a's. Actions are those of a and b (conditional models).
 func (m *Model) Swap(a, b *tensor.Tensor, actionsA, actionsB []int) (*tensor.Tensor, error) {
-	if !equalInts(a.Shape(), b.Shape()) {
+	if !slices.Equal(a.Shape(), b.Shape()) {
 		return nil, fmt.Errorf("halo: swap: sequences %s and %s differ in shape", tensor.ShapeString(a.Shape()), tensor.ShapeString(b.Shape()))
 	}
 	if m.Cfg.ZDim == 0 {

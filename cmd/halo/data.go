@@ -35,15 +35,11 @@ func runData(args []string, stdout, stderr io.Writer) error {
 	src := fs.String("src", "", "input folder for -set sprites or mug")
 	mugFrames := fs.Int("mug-frames", 8, "frames per MUG clip (16 for the generation scores)")
 	list := fs.Bool("list", false, "list the data sets and exit")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: halo data -set NAME [-out DIR] [-limit N] [-preview N] [-mnist DIR] [-src DIR]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Writes each split as .npy files (frames on [0, 1], labels, masks), a dataset.json")
-		fmt.Fprintln(fs.Output(), "describing them, and PNG/GIF previews. The full psprites set is about 4.6 GB of")
-		fmt.Fprintln(fs.Output(), "float32 frames; use -limit for a smaller one.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "halo data -set NAME [-out DIR] [-limit N] [-preview N] [-mnist DIR] [-src DIR]",
+		"Writes each split as .npy files (frames on [0, 1], labels, masks), a dataset.json",
+		"describing them, and PNG/GIF previews. The full psprites set is about 4.6 GB of",
+		"float32 frames; use -limit for a smaller one.",
+	)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}

@@ -21,16 +21,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "halo-demo", "output folder")
 	steps := fs.Int("steps", 0, "training steps (0: the demo's default)")
 	cfgPath := fs.String("config", "", "JSON file overriding fields of the demo's config")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: halo demo [-out DIR] [-steps N] [-config FILE]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Generates the rotating-balls data, trains a small HALO model on it (a few")
-		fmt.Fprintln(fs.Output(), "minutes on two cores) and writes into DIR: reconstructions, generation from")
-		fmt.Fprintln(fs.Output(), "one frame (16 and 64 frames), colour swaps, the latent energy along a")
-		fmt.Fprintln(fs.Output(), "generated trajectory, and report.json with the checks.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "halo demo [-out DIR] [-steps N] [-config FILE]",
+		"Generates the rotating-balls data, trains a small HALO model on it (a few",
+		"minutes on two cores) and writes into DIR: reconstructions, generation from",
+		"one frame (16 and 64 frames), colour swaps, the latent energy along a",
+		"generated trajectory, and report.json with the checks.",
+	)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}

@@ -146,16 +146,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	rf := addRunFlags(fs)
 	limit := fs.Int("limit", 0, "score at most this many sequences per split (0: all)")
 	out := fs.String("json", "", "also write the full report (per-frame scores) to this JSON file")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: halo eval -run DIR [-limit N] [-json FILE]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Generates every test sequence from its first frame (16 frames, or the training")
-		fmt.Fprintln(fs.Output(), "length if longer; ground truth repeated cyclically) and reports MSE, PSNR and SSIM")
-		fmt.Fprintln(fs.Output(), "on [0, 1] as mean±std over sequences (PROTOCOLS.md section 5). Rotating MNIST also")
-		fmt.Fprintln(fs.Output(), "reports the MSE at frame 3 given frame 0 (section 2).")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "halo eval -run DIR [-limit N] [-json FILE]",
+		"Generates every test sequence from its first frame (16 frames, or the training",
+		"length if longer; ground truth repeated cyclically) and reports MSE, PSNR and SSIM",
+		"on [0, 1] as mean±std over sequences (PROTOCOLS.md section 5). Rotating MNIST also",
+		"reports the MSE at frame 3 given frame 0 (section 2).",
+	)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -201,15 +197,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	prior := fs.Bool("prior", false, "sample content and start state from the prior instead of test frames")
 	seed := fs.Uint64("seed", 1, "seed for -prior")
 	out := fs.String("out", "generated", "output folder")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: halo generate -run DIR [-seqs 0,1,2] [-frames N] [-action K] [-prior] [-out DIR]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Generates sequences from the first frame of test sequences (image-to-sequence) or")
-		fmt.Fprintln(fs.Output(), "from the prior, unrolling the learned operator exactly, and writes generated.gif,")
-		fmt.Fprintln(fs.Output(), "generated.png and generated.npy ([N, frames, C, H, W] on [0, 1]).")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "halo generate -run DIR [-seqs 0,1,2] [-frames N] [-action K] [-prior] [-out DIR]",
+		"Generates sequences from the first frame of test sequences (image-to-sequence) or",
+		"from the prior, unrolling the learned operator exactly, and writes generated.gif,",
+		"generated.png and generated.npy ([N, frames, C, H, W] on [0, 1]).",
+	)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -293,15 +285,11 @@ func runSwap(args []string, stdout, stderr io.Writer) error {
 	a := fs.Int("a", 0, "first sequence index")
 	b := fs.Int("b", 1, "second sequence index")
 	out := fs.String("out", "swap", "output folder")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: halo swap -run DIR -a I -b J [-out DIR]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Decodes the content of sequence a with the motion of sequence b and the other way")
-		fmt.Fprintln(fs.Output(), "round; writes swap.png and swap.gif with rows a, b, content(a)+motion(b),")
-		fmt.Fprintln(fs.Output(), "content(b)+motion(a).")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "halo swap -run DIR -a I -b J [-out DIR]",
+		"Decodes the content of sequence a with the motion of sequence b and the other way",
+		"round; writes swap.png and swap.gif with rows a, b, content(a)+motion(b),",
+		"content(b)+motion(a).",
+	)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -349,15 +337,11 @@ func runEnergy(args []string, stdout, stderr io.Writer) error {
 	seq := fs.Int("seq", 0, "sequence whose first frame starts the trajectory")
 	frames := fs.Int("frames", 0, "trajectory length (0: 4x the training length)")
 	out := fs.String("out", "energy", "output folder")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: halo energy -run DIR [-seq I] [-frames N] [-out DIR]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Encodes the first frame of a sequence, unrolls every operator exactly and writes")
-		fmt.Fprintln(fs.Output(), "energy_K.svg (kinetic, potential, non-separable and total energy per frame, as the")
-		fmt.Fprintln(fs.Output(), "paper's appendix Figure 3) and energy.json. Hamiltonian dynamics only.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "halo energy -run DIR [-seq I] [-frames N] [-out DIR]",
+		"Encodes the first frame of a sequence, unrolls every operator exactly and writes",
+		"energy_K.svg (kinetic, potential, non-separable and total energy per frame, as the",
+		"paper's appendix Figure 3) and energy.json. Hamiltonian dynamics only.",
+	)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}

@@ -42,6 +42,21 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+// setUsage makes fs print "usage: " and the synopsis, the text lines, and
+// the flags.
+func setUsage(fs *flag.FlagSet, synopsis string, text ...string) {
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintln(w, "usage: "+synopsis)
+		fmt.Fprintln(w)
+		for _, l := range text {
+			fmt.Fprintln(w, l)
+		}
+		fmt.Fprintln(w)
+		fs.PrintDefaults()
+	}
+}
+
 func init() {
 	register("info", "print the CPU features, the kernels chosen and why", runInfo)
 }

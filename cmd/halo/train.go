@@ -76,16 +76,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	budget := fs.Duration("budget", 0, "stop after this much training time (with a checkpoint), e.g. 60m")
 	evalAfter := fs.Bool("eval", true, "score generation on the test split when training ends")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: halo train [-preset NAME] [-config FILE] [-set name=value ...] [-out DIR] [-resume]")
-		fmt.Fprintln(fs.Output())
-		fmt.Fprintln(fs.Output(), "Trains HALO on the preset's data set. The run folder receives checkpoint.safetensors")
-		fmt.Fprintln(fs.Output(), "(weights, optimiser, config, step, RNG; written atomically), config.json,")
-		fmt.Fprintln(fs.Output(), "metrics.jsonl and, at the end, model.safetensors (PyTorch names). Ctrl-C stops")
-		fmt.Fprintln(fs.Output(), "with a checkpoint; -resume continues it exactly.")
-		fmt.Fprintln(fs.Output())
-		fs.PrintDefaults()
-	}
+	setUsage(fs, "halo train [-preset NAME] [-config FILE] [-set name=value ...] [-out DIR] [-resume]",
+		"Trains HALO on the preset's data set. The run folder receives checkpoint.safetensors",
+		"(weights, optimiser, config, step, RNG; written atomically), config.json,",
+		"metrics.jsonl and, at the end, model.safetensors (PyTorch names). Ctrl-C stops",
+		"with a checkpoint; -resume continues it exactly.",
+	)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
