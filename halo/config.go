@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -331,21 +332,27 @@ func (c Config) JSON() []byte {
 // Set overrides one field by its JSON name from a string, as the command
 // line's -set name=value does.
 func (c *Config) Set(name, value string) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(c.JSON(), &m); err != nil {
-		return err
+	kinds := map[string]reflect.Kind{}
+	t := reflect.TypeOf(*c)
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		kinds[tag] = t.Field(i).Type.Kind()
 	}
-	old, ok := m[name]
+	kind, ok := kinds[name]
 	if !ok {
-		keys := make([]string, 0, len(m))
-		for k := range m {
+		keys := make([]string, 0, len(kinds))
+		for k := range kinds {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		return fmt.Errorf("halo: config has no field %q (have %s)", name, strings.Join(keys, ", "))
 	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(c.JSON(), &m); err != nil {
+		return err
+	}
 	v := json.RawMessage(value)
-	if len(old) > 0 && old[0] == '"' && !strings.HasPrefix(value, `"`) {
+	if kind == reflect.String && !strings.HasPrefix(value, `"`) {
 		q, _ := json.Marshal(value)
 		v = q
 	}

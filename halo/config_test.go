@@ -60,6 +60,16 @@ func TestParseConfig(t *testing.T) {
 	if err := c2.Set("dynamics", "rnn"); err != nil || c2.Dynamics != "rnn" {
 		t.Fatalf("Set dynamics: %v, %q", err, c2.Dynamics)
 	}
+	// Fields left out of the JSON when zero can be set too.
+	if err := c2.Set("no_output_bn", "true"); err != nil || !c2.NoOutputBN {
+		t.Fatalf("Set no_output_bn: %v, %v", err, c2.NoOutputBN)
+	}
+	if err := c2.Set("operator_init", "elliptic"); err != nil || c2.OperatorInit != "elliptic" {
+		t.Fatalf("Set operator_init: %v, %q", err, c2.OperatorInit)
+	}
+	if err := c2.Set("lr", "fast"); err == nil {
+		t.Fatal("Set lr=fast accepted")
+	}
 	if err := c2.Set("nope", "1"); err == nil {
 		t.Fatal("Set of an unknown field accepted")
 	}
