@@ -35,6 +35,14 @@ func addRunFlags(fs *flag.FlagSet) runFlags {
 	}
 }
 
+// parseAndLoad parses the command's flags, then opens its run (see load).
+func (f runFlags) parseAndLoad(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (*halo.Model, *halo.Dataset, halo.Split, error) {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return nil, nil, nil, err
+	}
+	return f.load()
+}
+
 // load opens the checkpoint and the data set of its config.
 func (f runFlags) load() (*halo.Model, *halo.Dataset, halo.Split, error) {
 	if *f.run == "" {
@@ -152,10 +160,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		"on [0, 1] as mean±std over sequences (PROTOCOLS.md section 5). Rotating MNIST also",
 		"reports the MSE at frame 3 given frame 0 (section 2).",
 	)
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
-		return err
-	}
-	m, ds, s, err := rf.load()
+	m, ds, s, err := rf.parseAndLoad(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -202,10 +207,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		"from the prior, unrolling the learned operator exactly, and writes generated.gif,",
 		"generated.png and generated.npy ([N, frames, C, H, W] on [0, 1]).",
 	)
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
-		return err
-	}
-	m, ds, s, err := rf.load()
+	m, ds, s, err := rf.parseAndLoad(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -252,20 +254,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	d := s.Dims()
 	dg := halo.Dims{T: *frames, C: d.C, H: d.H, W: d.W}
 	gen := toUnitSeqs(m, g.Frames)
-	rows := gen
 	if !*prior {
-		rows = nil
-		for i := range gen {
-			rows = append(rows, gen[i])
-		}
 		if err := halo.WriteGridPNG(filepath.Join(*out, "truth.png"), truth, d, halo.GridOptions{Zoom: 2}); err != nil {
 			return err
 		}
 	}
-	if err := halo.WriteGridPNG(filepath.Join(*out, "generated.png"), rows, dg, halo.GridOptions{Zoom: 2}); err != nil {
+	if err := halo.WriteGridPNG(filepath.Join(*out, "generated.png"), gen, dg, halo.GridOptions{Zoom: 2}); err != nil {
 		return err
 	}
-	if err := halo.WriteGIF(filepath.Join(*out, "generated.gif"), rows, dg, halo.GridOptions{Zoom: 2}, 10); err != nil {
+	if err := halo.WriteGIF(filepath.Join(*out, "generated.gif"), gen, dg, halo.GridOptions{Zoom: 2}, 10); err != nil {
 		return err
 	}
 	flat := make([]float32, 0, len(gen)*dg.Len())
@@ -290,10 +287,7 @@ func runSwap(args []string, stdout, stderr io.Writer) error {
 		"round; writes swap.png and swap.gif with rows a, b, content(a)+motion(b),",
 		"content(b)+motion(a).",
 	)
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
-		return err
-	}
-	m, ds, s, err := rf.load()
+	m, ds, s, err := rf.parseAndLoad(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -342,10 +336,7 @@ func runEnergy(args []string, stdout, stderr io.Writer) error {
 		"energy_K.svg (kinetic, potential, non-separable and total energy per frame, as the",
 		"paper's appendix Figure 3) and energy.json. Hamiltonian dynamics only.",
 	)
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
-		return err
-	}
-	m, ds, s, err := rf.load()
+	m, ds, s, err := rf.parseAndLoad(fs, args, stdout, stderr)
 	if err != nil {
 		return err
 	}
