@@ -154,14 +154,30 @@ func (m *Model) encode(tp *tensor.Tape, x *tensor.Tensor, actions []int, frameMa
 func (m *Model) decode(tp *tensor.Tape, z, states *tensor.Tensor) *tensor.Tensor {
 	c := m.Cfg
 	b, t := states.Dim(0), states.Dim(1)
+	out := m.decodeRows(tp, z, states, nil)
+	return tp.View(out, b, t, c.C, c.H, c.W)
+}
+
+// decodeRows renders the frames rows (indices into the B*T frames of states
+// [B, T, K, 2d]; nil: all) with content z [B, Z] (nil without content):
+// [len(rows), C, H, W]. Decoding only the observed frames keeps the missing
+// ones out of the decoder's batch statistics, where a frame missing from
+// every sequence would otherwise be free to take any value that suits the
+// normalisation of the others.
+func (m *Model) decodeRows(tp *tensor.Tape, z, states *tensor.Tensor, rows []int) *tensor.Tensor {
+	c := m.Cfg
+	b, t := states.Dim(0), states.Dim(1)
 	in := tp.View(tp.Slice(states, 3, 0, c.D), b*t, c.V())
 	if z != nil {
 		ze := tp.Add(tp.View(z, b, 1, c.ZDim), tensor.New(b, t, c.ZDim))
 		in = tp.Concat(1, tp.View(ze, b*t, c.ZDim), in)
 	}
+	if rows != nil {
+		in = tp.IndexSelect(in, 0, rows)
+	}
 	defer tp.Scope("decoder")()
 	out := m.Decoder.Forward(tp, in)
-	return tp.View(out, b, t, c.C, c.H, c.W)
+	return tp.View(out, out.Dim(0), c.C, c.H, c.W)
 }
 
 // LossInput is one training batch as the loss sees it.
@@ -232,11 +248,25 @@ func (m *Model) Loss(tp *tensor.Tape, in LossInput) (*tensor.Tensor, Terms, erro
 		names = append(names, dst)
 	}
 
-	xGen := m.decode(tp, e.z, traj)
-	add(sse(xGen, x, fm5), float32(c.ReconTerm), &terms.Recon)
+	// With a frame mask only the observed frames are decoded and compared.
+	var rows []int
+	xr := tp.View(x, b*t, c.C, c.H, c.W)
+	if in.FrameMask != nil {
+		for i, v := range in.FrameMask {
+			if v != 0 {
+				rows = append(rows, i)
+			}
+		}
+		if len(rows) == 0 {
+			return nil, Terms{}, fmt.Errorf("halo: no frame of the batch is observed")
+		}
+		xr = tp.IndexSelect(xr, 0, rows)
+	}
+	xGen := m.decodeRows(tp, e.z, traj, rows)
+	add(sse(xGen, xr, nil), float32(c.ReconTerm), &terms.Recon)
 	if c.LossVRecon {
-		xEnc := m.decode(tp, e.z, e.s)
-		add(sse(xEnc, x, fm5), float32(c.ReconTerm), &terms.VRecon)
+		xEnc := m.decodeRows(tp, e.z, e.s, rows)
+		add(sse(xEnc, xr, nil), float32(c.ReconTerm), &terms.VRecon)
 		add(sse(traj, e.s, fm4), float32(c.BetaV1), &terms.State)
 	}
 	if e.muZ != nil && c.BetaZ != 0 {
@@ -246,14 +276,17 @@ func (m *Model) Loss(tp *tensor.Tape, in LossInput) (*tensor.Tensor, Terms, erro
 		add(tp.Add(tp.KLNormal(e.muQ, e.lsQ), tp.KLNormal(e.muP, e.lsP)), float32(c.BetaV), &terms.KLQP)
 	}
 	if c.TemporalLoss && c.BetaT != 0 {
-		dx := tp.Sub(tp.Slice(x, 1, 1, t), tp.Slice(x, 1, 0, t-1))
-		dg := tp.Sub(tp.Slice(xGen, 1, 1, t), tp.Slice(xGen, 1, 0, t-1))
-		var mask *tensor.Tensor
-		if fm5 != nil {
-			// A difference counts when both of its frames are observed.
-			mask = tp.Mul(tp.Slice(fm5, 1, 1, t), tp.Slice(fm5, 1, 0, t-1))
+		if rows == nil {
+			gs := tp.View(xGen, b, t, c.C, c.H, c.W)
+			dx := tp.Sub(tp.Slice(x, 1, 1, t), tp.Slice(x, 1, 0, t-1))
+			dg := tp.Sub(tp.Slice(gs, 1, 1, t), tp.Slice(gs, 1, 0, t-1))
+			add(sse(dg, dx, nil), float32(c.BetaT), &terms.Temporal)
+		} else if prev, next := observedPairs(rows, b, t); len(prev) > 0 {
+			// Differences whose two frames are both observed.
+			dx := tp.Sub(tp.IndexSelect(xr, 0, next), tp.IndexSelect(xr, 0, prev))
+			dg := tp.Sub(tp.IndexSelect(xGen, 0, next), tp.IndexSelect(xGen, 0, prev))
+			add(sse(dg, dx, nil), float32(c.BetaT), &terms.Temporal)
 		}
-		add(sse(dg, dx, mask), float32(c.BetaT), &terms.Temporal)
 	}
 	total := parts[0]
 	for _, p := range parts[1:] {
@@ -264,4 +297,24 @@ func (m *Model) Loss(tp *tensor.Tape, in LossInput) (*tensor.Tensor, Terms, erro
 	}
 	terms.Total = float64(total.Data()[0])
 	return total, terms, nil
+}
+
+// observedPairs returns, for the observed frames rows (sorted indices into
+// B*T frames), the positions in rows of every pair of consecutive frames of
+// a sequence that are both observed: prev[i] then next[i].
+func observedPairs(rows []int, b, t int) (prev, next []int) {
+	pos := make(map[int]int, len(rows))
+	for j, r := range rows {
+		pos[r] = j
+	}
+	for i := range b {
+		for f := 1; f < t; f++ {
+			ja, oka := pos[i*t+f-1]
+			jz, okz := pos[i*t+f]
+			if oka && okz {
+				prev, next = append(prev, ja), append(next, jz)
+			}
+		}
+	}
+	return prev, next
 }

@@ -232,3 +232,56 @@ func TestEnergySplit(t *testing.T) {
 }
 
 func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(11, 12)) }
+
+// A mask that observes every frame takes the loss's masked path (the
+// decoder sees rows picked from the frames, differences are taken between
+// picked pairs) and must give the terms and gradients of the unmasked path.
+func TestLossMaskedPathMatchesUnmasked(t *testing.T) {
+	c := tinyConfig(t)
+	c.Operators, c.D = 2, 2
+	c.LossVRecon, c.TemporalLoss, c.BetaT = true, true, 1
+	run := func(mask []float32) (Terms, []float32, *Model) {
+		m, err := NewModel(c, rand.New(rand.NewPCG(9, 10)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		x := randTensor(rng, 0.5, 3, c.T, c.C, c.H, c.W)
+		in := LossInput{X: x, FrameMask: mask, Start: 0, Noise: RandNoise{rand.New(rand.NewPCG(1, 1))}}
+		tp := tensor.NewTape()
+		loss, terms, err := m.Loss(tp, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp.Backward(loss)
+		var grads []float32
+		for _, p := range m.Params() {
+			if !p.Buffer {
+				grads = append(grads, p.Tensor.Grad().Data()...)
+			}
+		}
+		return terms, grads, m
+	}
+	ones := make([]float32, 3*c.T)
+	for i := range ones {
+		ones[i] = 1
+	}
+	want, wantG, _ := run(nil)
+	got, gotG, _ := run(ones)
+	for _, p := range [][2]float64{{want.Recon, got.Recon}, {want.VRecon, got.VRecon}, {want.State, got.State},
+		{want.KLQP, got.KLQP}, {want.Temporal, got.Temporal}, {want.Total, got.Total}} {
+		if math.Abs(p[0]-p[1]) > 1e-5*math.Abs(p[0]) {
+			t.Fatalf("terms with an all-observed mask %+v, without a mask %+v", got, want)
+		}
+	}
+	var scale float64
+	for _, v := range wantG {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for i := range wantG {
+		if d := math.Abs(float64(wantG[i] - gotG[i])); d > 1e-4*scale {
+			t.Fatalf("gradient %d: %g with the mask, %g without (scale %g)", i, gotG[i], wantG[i], scale)
+		}
+	}
+
+}

@@ -167,8 +167,12 @@ func (tr *Trainer) TrainStep(b *Batch) (Terms, error) {
 	layers.Train(m)
 	layers.ZeroGrad(m)
 	tr.Opt.LR = tr.LearningRate()
+	start, err := startFrame(tr.rng, b.Mask, b.X.Dim(0), b.X.Dim(1))
+	if err != nil {
+		return Terms{}, fmt.Errorf("halo: step %d: %w", tr.Step+1, err)
+	}
 	in := LossInput{X: b.X, Actions: actionsOf(b), FrameMask: b.Mask,
-		Start: tr.rng.IntN(tr.Cfg.T - 1), Noise: RandNoise{tr.rng}}
+		Start: start, Noise: RandNoise{tr.rng}}
 	if !tr.Cfg.Conditional {
 		in.Actions = nil
 	}
@@ -188,6 +192,33 @@ func (tr *Trainer) TrainStep(b *Batch) (Terms, error) {
 	tr.Opt.Step()
 	tr.Step++
 	return terms, nil
+}
+
+// startFrame draws the frame the rollout starts from, uniformly among the
+// frames 0..t-2 that every sequence of the batch observes (mask [b*t], nil:
+// all). Starting from a missing frame would roll out the encoding of a
+// blank image and teach the decoder to draw the mean image from it.
+func startFrame(rng *rand.Rand, mask []float32, b, t int) (int, error) {
+	if mask == nil {
+		return rng.IntN(t - 1), nil
+	}
+	var seen []int
+	for f := range t - 1 {
+		all := true
+		for i := range b {
+			if mask[i*t+f] == 0 {
+				all = false
+				break
+			}
+		}
+		if all {
+			seen = append(seen, f)
+		}
+	}
+	if len(seen) == 0 {
+		return 0, fmt.Errorf("no frame before the last is observed in all %d sequences of the batch, so no rollout can start", b)
+	}
+	return seen[rng.IntN(len(seen))], nil
 }
 
 // Evaluate returns the mean loss terms per batch over a split with the

@@ -3,6 +3,7 @@ package halo
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,5 +162,43 @@ func TestNaNLossStopsAndKeepsCheckpoint(t *testing.T) {
 	ck, _ := tr.Checkpoint()
 	if err := SaveCheckpoint(filepath.Join(dir, CheckpointFile), ck); err == nil || !strings.Contains(err.Error(), "NaN") {
 		t.Fatalf("saving NaN weights: %v", err)
+	}
+}
+
+func TestStartFrameIsObservedEverywhere(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const b, tt = 3, 6
+	mask := make([]float32, b*tt)
+	for i := range mask {
+		mask[i] = 1
+	}
+	// Frame 1 missing in sequence 0, frame 3 in sequence 2; frame 5 is the
+	// last and never a start.
+	mask[0*tt+1], mask[2*tt+3] = 0, 0
+	counts := map[int]int{}
+	for range 4000 {
+		f, err := startFrame(rng, mask, b, tt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[f]++
+	}
+	for _, f := range []int{0, 2, 4} {
+		if counts[f] < 1100 || counts[f] > 1600 {
+			t.Errorf("start %d drawn %d times of 4000, want about a third: %v", f, counts[f], counts)
+		}
+	}
+	if len(counts) != 3 {
+		t.Errorf("starts drawn %v, want only 0, 2, 4", counts)
+	}
+	for i := range b {
+		mask[i*tt+0], mask[i*tt+2], mask[i*tt+4] = 1, 0, 0
+	}
+	mask[1*tt+0] = 0
+	if f, err := startFrame(rng, mask, b, tt); err == nil {
+		t.Errorf("no frame observed everywhere, yet start %d", f)
+	}
+	if f, _ := startFrame(rng, nil, b, tt); f < 0 || f > tt-2 {
+		t.Errorf("unmasked start %d outside [0, %d]", f, tt-2)
 	}
 }
