@@ -354,13 +354,13 @@ func biasData(bias *Tensor) []float32 {
 	if bias == nil {
 		return nil
 	}
-	return bias.data
+	return bias.HostData()
 }
 
 // convApply runs the forward pass of g and returns the output tensor.
 func convApply(g ConvGeom, x, w, bias *Tensor, shape []int) *Tensor {
 	y := New(shape...)
-	ConvForward(g, y.data, x.data, w.data, biasData(bias), nil)
+	ConvForward(g, y.data, x.HostData(), w.HostData(), biasData(bias), nil)
 	return y
 }
 
@@ -373,7 +373,7 @@ func convGrads(g ConvGeom, x, w, dy *Tensor, inputGrad bool) (dx, dw, db *Tensor
 		dx = New(x.shape...)
 		dxd = dx.data
 	}
-	ConvBackward(g, dxd, dw.data, db.data, dy.data, x.data, w.data, nil)
+	ConvBackward(g, dxd, dw.data, db.data, dy.HostData(), x.HostData(), w.HostData(), nil)
 	return dx, dw, db
 }
 

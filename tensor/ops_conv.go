@@ -4,22 +4,28 @@ package tensor
 // VJP is ConvBackward, which adds into the gradients directly.
 func (tp *Tape) convOp(name string, g ConvGeom, x, w, bias *Tensor, shape []int) *Tensor {
 	checkBias(name, g, w, bias)
-	y := tp.newT(shape...)
-	ConvForward(g, y.data, x.data, w.data, biasData(bias), nil)
 	ins := []*Tensor{x, w}
 	if bias != nil {
 		ins = append(ins, bias)
 	}
+	if !tp.onHost() {
+		return tp.convDev(name, g, ins, shape)
+	}
+	for _, t := range ins {
+		t.pull()
+	}
+	y := tp.newT(shape...)
+	ConvForward(g, y.data, x.data, w.data, biasData(bias), nil)
 	return tp.done(name, y, func(gy *Tensor) {
 		var dx, dw, db []float32
 		if x.needsGrad() {
-			dx = tp.gradBuf(x)
+			dx = hostOf(tp.gradBuf(x))
 		}
 		if w.needsGrad() {
-			dw = tp.gradBuf(w)
+			dw = hostOf(tp.gradBuf(w))
 		}
 		if bias != nil && bias.needsGrad() {
-			db = tp.gradBuf(bias)
+			db = hostOf(tp.gradBuf(bias))
 		}
 		ConvBackward(g, dx, dw, db, gy.data, x.data, w.data, nil)
 	}, ins...)

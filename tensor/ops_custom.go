@@ -24,7 +24,10 @@ func (tp *Tape) Custom(op CustomOp, shape []int, inputs ...*Tensor) *Tensor {
 	}
 	in := make([][]float32, len(inputs))
 	for i, t := range inputs {
-		in[i] = t.data
+		in[i] = t.HostData()
+	}
+	if !tp.onHost() {
+		return tp.customDev(op, shape, in, inputs)
 	}
 	y := tp.newT(shape...)
 	op.Forward(in, y.data)
@@ -32,9 +35,32 @@ func (tp *Tape) Custom(op CustomOp, shape []int, inputs ...*Tensor) *Tensor {
 		din := make([][]float32, len(inputs))
 		for i, t := range inputs {
 			if t.needsGrad() {
-				din[i] = tp.gradBuf(t)
+				din[i] = hostOf(tp.gradBuf(t))
 			}
 		}
 		op.Backward(in, y.data, g.data, din)
+	}, inputs...)
+}
+
+// customDev runs a Custom op for a device tape: on the host, from the
+// inputs' host copies, with an output that is uploaded when an op reads it
+// and input gradients uploaded to be added on the device.
+func (tp *Tape) customDev(op CustomOp, shape []int, in [][]float32, inputs []*Tensor) *Tensor {
+	y := New(shape...)
+	y.pooled = true
+	op.Forward(in, y.data)
+	return tp.done(op.Name, y, func(g *Tensor) {
+		din := make([][]float32, len(inputs))
+		for i, t := range inputs {
+			if t.needsGrad() {
+				din[i] = make([]float32, t.Len())
+			}
+		}
+		op.Backward(in, y.data, g.HostData(), din)
+		for i, t := range inputs {
+			if din[i] != nil {
+				tp.accumOwned(t, tp.fromHost(din[i]))
+			}
+		}
 	}, inputs...)
 }

@@ -2,17 +2,14 @@ package tensor
 
 import "fmt"
 
-// hb is the CPU buffer of a tensor's data.
-func hb(t *Tensor) HostBuffer { return HostBuffer(t.data) }
-
 // mapOp applies the backend's Map kernel; its VJP is MapBackward.
 func (tp *Tape) mapOp(op MapOp, alpha float32, x *Tensor) *Tensor {
 	be := tp.Backend()
 	y := tp.newT(x.shape...)
-	be.Map(op, alpha, hb(x), hb(y))
+	be.Map(op, alpha, tp.b(x), tp.b(y))
 	return tp.done(op.String(), y, func(g *Tensor) {
-		dx := tp.buf(len(x.data))
-		be.MapBackward(op, alpha, hb(x), hb(y), hb(g), HostBuffer(dx))
+		dx := tp.buf(x.Len())
+		be.MapBackward(op, alpha, tp.b(x), tp.b(y), tp.b(g), dx)
 		tp.accumOwned(x, dx)
 	}, x)
 }
@@ -96,12 +93,12 @@ func broadcastShapes(op string, a, b []int) (out, pa, pb []int) {
 // sumTo reduces g (of shape full) to shape to (full's rank, size-1 axes
 // where it was broadcast) into a fresh slice; it returns g itself when
 // nothing is reduced.
-func (tp *Tape) sumTo(g []float32, full, to []int) []float32 {
+func (tp *Tape) sumTo(g Buffer, full, to []int) Buffer {
 	if equalShape(full, to) {
 		return g
 	}
 	out := tp.buf(numel(to))
-	tp.Backend().Reduce(ReduceSum, HostBuffer(g), full, HostBuffer(out), to)
+	tp.Backend().Reduce(ReduceSum, g, full, out, to)
 	return out
 }
 
@@ -110,44 +107,45 @@ func (tp *Tape) binary(op BinaryOp, x, y *Tensor) *Tensor {
 	be := tp.Backend()
 	zs, xs, ys := broadcastShapes(op.String(), x.shape, y.shape)
 	z := tp.newT(zs...)
-	be.Binary(op, hb(x), xs, hb(y), ys, hb(z), zs)
+	be.Binary(op, tp.b(x), xs, tp.b(y), ys, tp.b(z), zs)
 	return tp.done(op.String(), z, func(g *Tensor) {
-		n := len(g.data)
+		n := g.Len()
+		gb := tp.b(g)
 		switch op {
 		case BinaryAdd:
-			tp.accum(x, tp.sumTo(g.data, zs, xs))
-			tp.accum(y, tp.sumTo(g.data, zs, ys))
+			tp.accum(x, tp.sumTo(gb, zs, xs))
+			tp.accum(y, tp.sumTo(gb, zs, ys))
 		case BinarySub:
-			tp.accum(x, tp.sumTo(g.data, zs, xs))
+			tp.accum(x, tp.sumTo(gb, zs, xs))
 			if y.needsGrad() {
-				d := tp.sumTo(g.data, zs, ys)
-				nd := tp.buf(len(d))
-				be.Map(MapNeg, 0, HostBuffer(d), HostBuffer(nd))
+				d := tp.sumTo(gb, zs, ys)
+				nd := tp.buf(d.Len())
+				be.Map(MapNeg, 0, d, nd)
 				tp.accumOwned(y, nd)
 			}
 		case BinaryMul:
 			if x.needsGrad() {
 				t := tp.buf(n)
-				be.Binary(BinaryMul, hb(g), zs, hb(y), ys, HostBuffer(t), zs)
+				be.Binary(BinaryMul, gb, zs, tp.b(y), ys, t, zs)
 				tp.accumSum(x, t, zs, xs)
 			}
 			if y.needsGrad() {
 				t := tp.buf(n)
-				be.Binary(BinaryMul, hb(g), zs, hb(x), xs, HostBuffer(t), zs)
+				be.Binary(BinaryMul, gb, zs, tp.b(x), xs, t, zs)
 				tp.accumSum(y, t, zs, ys)
 			}
 		case BinaryDiv:
 			if x.needsGrad() {
 				t := tp.buf(n)
-				be.Binary(BinaryDiv, hb(g), zs, hb(y), ys, HostBuffer(t), zs)
+				be.Binary(BinaryDiv, gb, zs, tp.b(y), ys, t, zs)
 				tp.accumSum(x, t, zs, xs)
 			}
 			if y.needsGrad() { // d(x/y)/dy = -z/y
 				t := tp.buf(n)
-				be.Binary(BinaryMul, hb(g), zs, hb(z), zs, HostBuffer(t), zs)
-				be.Binary(BinaryDiv, HostBuffer(t), zs, hb(y), ys, HostBuffer(t), zs)
+				be.Binary(BinaryMul, gb, zs, tp.b(z), zs, t, zs)
+				be.Binary(BinaryDiv, t, zs, tp.b(y), ys, t, zs)
 				d := tp.sumTo(t, zs, ys)
-				be.Map(MapNeg, 0, HostBuffer(d), HostBuffer(d))
+				be.Map(MapNeg, 0, d, d)
 				tp.accum(y, d)
 			}
 		default:

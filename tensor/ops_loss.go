@@ -92,7 +92,10 @@ func (tp *Tape) KLNormal(mu, logVar *Tensor) *Tensor {
 // by rng, one value per element in row-major order.
 func (tp *Tape) Reparameterize(mu, logVar *Tensor, rng *rand.Rand) *Tensor {
 	checkSameShape("Reparameterize", "mean", "log-variance", mu, logVar)
-	eps := tp.newT(mu.shape...)
+	eps := New(mu.shape...) // drawn on the host; a device tape uploads it
+	if tp.onHost() {
+		eps = tp.newT(mu.shape...)
+	}
 	for i := range eps.data {
 		eps.data[i] = float32(rng.NormFloat64())
 	}

@@ -21,18 +21,18 @@ func (tp *Tape) MatMul(a, b *Tensor) *Tensor {
 	be := tp.Backend()
 	c := tp.newT(shape...)
 	be.Gemm(GemmArgs{M: m, N: n, K: k, Alpha: 1, Lda: k, StrideA: m * k, Ldb: n, StrideB: k * n,
-		Ldc: n, StrideC: m * n, Batch: batch}, hb(a), hb(b), hb(c))
+		Ldc: n, StrideC: m * n, Batch: batch}, tp.b(a), tp.b(b), tp.b(c))
 	return tp.done("matmul", c, func(g *Tensor) {
 		if a.needsGrad() { // dA = dC Bᵀ
-			da := tp.buf(len(a.data))
+			da := tp.buf(a.Len())
 			be.Gemm(GemmArgs{TransB: true, M: m, N: k, K: n, Alpha: 1, Lda: n, StrideA: m * n, Ldb: n, StrideB: k * n,
-				Ldc: k, StrideC: m * k, Batch: batch}, hb(g), hb(b), HostBuffer(da))
+				Ldc: k, StrideC: m * k, Batch: batch}, tp.b(g), tp.b(b), da)
 			tp.accumOwned(a, da)
 		}
 		if b.needsGrad() { // dB = Aᵀ dC
-			db := tp.buf(len(b.data))
+			db := tp.buf(b.Len())
 			be.Gemm(GemmArgs{TransA: true, M: k, N: n, K: m, Alpha: 1, Lda: k, StrideA: m * k, Ldb: n, StrideB: m * n,
-				Ldc: n, StrideC: k * n, Batch: batch}, hb(a), hb(g), HostBuffer(db))
+				Ldc: n, StrideC: k * n, Batch: batch}, tp.b(a), tp.b(g), db)
 			tp.accumOwned(b, db)
 		}
 	}, a, b)
@@ -52,27 +52,27 @@ func (tp *Tape) Linear(x, w, bias *Tensor) *Tensor {
 	y := tp.newT(n, out)
 	var beta float32
 	if bias != nil { // start from the bias in every row, then add the product
-		be.Binary(BinaryAdd, hb(bias), []int{1, out}, HostBuffer([]float32{0}), []int{1, 1}, hb(y), []int{n, out})
+		be.Binary(BinaryAdd, tp.b(bias), []int{1, out}, tp.zero(), []int{1, 1}, tp.b(y), []int{n, out})
 		beta = 1
 	}
-	be.Gemm(GemmArgs{TransB: true, M: n, N: out, K: in, Alpha: 1, Beta: beta, Lda: in, Ldb: in, Ldc: out}, hb(x), hb(w), hb(y))
+	be.Gemm(GemmArgs{TransB: true, M: n, N: out, K: in, Alpha: 1, Beta: beta, Lda: in, Ldb: in, Ldc: out}, tp.b(x), tp.b(w), tp.b(y))
 	ins := []*Tensor{x, w}
 	if bias != nil {
 		ins = append(ins, bias)
 	}
 	return tp.done("linear", y, func(g *Tensor) {
 		if x.needsGrad() { // dx = dy w
-			dx := tp.buf(len(x.data))
-			be.Gemm(GemmArgs{M: n, N: in, K: out, Alpha: 1, Lda: out, Ldb: in, Ldc: in}, hb(g), hb(w), HostBuffer(dx))
+			dx := tp.buf(x.Len())
+			be.Gemm(GemmArgs{M: n, N: in, K: out, Alpha: 1, Lda: out, Ldb: in, Ldc: in}, tp.b(g), tp.b(w), dx)
 			tp.accumOwned(x, dx)
 		}
 		if w.needsGrad() { // dw += dyᵀ x
 			dw := tp.gradBuf(w)
-			be.Gemm(GemmArgs{TransA: true, M: out, N: in, K: n, Alpha: 1, Beta: 1, Lda: out, Ldb: in, Ldc: in}, hb(g), hb(x), HostBuffer(dw))
+			be.Gemm(GemmArgs{TransA: true, M: out, N: in, K: n, Alpha: 1, Beta: 1, Lda: out, Ldb: in, Ldc: in}, tp.b(g), tp.b(x), dw)
 		}
 		if bias != nil && bias.needsGrad() {
 			db := tp.buf(out)
-			be.Reduce(ReduceSum, hb(g), []int{n, out}, HostBuffer(db), []int{1, out})
+			be.Reduce(ReduceSum, tp.b(g), []int{n, out}, db, []int{1, out})
 			tp.accumOwned(bias, db)
 		}
 	}, ins...)

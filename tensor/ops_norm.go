@@ -12,9 +12,9 @@ func (tp *Tape) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool
 	c := args.C
 	be := tp.Backend()
 	y := tp.newT(x.shape...)
-	saveMean, saveInv := New(c), New(c)
+	saveMean, saveInv := tp.newT(c), tp.newT(c)
 
-	be.BatchNorm(args, hb(x), optBuffer(gamma), optBuffer(beta), hb(runMean), hb(runVar), hb(saveMean), hb(saveInv), hb(y))
+	be.BatchNorm(args, tp.b(x), tp.optBuffer(gamma), tp.optBuffer(beta), tp.w(runMean), tp.w(runVar), tp.b(saveMean), tp.b(saveInv), tp.b(y))
 	ins := []*Tensor{x}
 	if gamma != nil {
 		ins = append(ins, gamma)
@@ -23,9 +23,9 @@ func (tp *Tape) BatchNorm(x, gamma, beta, runMean, runVar *Tensor, training bool
 		ins = append(ins, beta)
 	}
 	return tp.done("batch_norm", y, func(g *Tensor) {
-		dx := tp.buf(len(x.data))
+		dx := tp.buf(x.Len())
 		dg, db := tp.buf(c), tp.buf(c)
-		be.BatchNormBackward(args, hb(x), hb(g), optBuffer(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
+		be.BatchNormBackward(args, tp.b(x), tp.b(g), tp.optBuffer(gamma), tp.b(saveMean), tp.b(saveInv), dx, dg, db)
 		tp.accumOwned(x, dx)
 		if gamma != nil {
 			tp.accumOwned(gamma, dg)
@@ -52,10 +52,10 @@ func (tp *Tape) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, training b
 	c := args.C
 	be := tp.Backend()
 	y := tp.newT(x.shape...)
-	saveMean, saveInv := New(c), New(c)
+	saveMean, saveInv := tp.newT(c), tp.newT(c)
 
-	be.BatchNorm(args, hb(x), optBuffer(gamma), optBuffer(beta), hb(runMean), hb(runVar), hb(saveMean), hb(saveInv), hb(y))
-	be.Map(act, alpha, hb(y), hb(y))
+	be.BatchNorm(args, tp.b(x), tp.optBuffer(gamma), tp.optBuffer(beta), tp.w(runMean), tp.w(runVar), tp.b(saveMean), tp.b(saveInv), tp.b(y))
+	be.Map(act, alpha, tp.b(y), tp.b(y))
 	ins := []*Tensor{x}
 	if gamma != nil {
 		ins = append(ins, gamma)
@@ -64,13 +64,13 @@ func (tp *Tape) BatchNormAct(x, gamma, beta, runMean, runVar *Tensor, training b
 		ins = append(ins, beta)
 	}
 	return tp.done("batch_norm_"+act.String(), y, func(g *Tensor) {
-		dz := tp.buf(len(x.data))
+		dz := tp.buf(x.Len())
 		// y stands in for the activation's input: same sign, and the
 		// smooth activations' derivatives read y only.
-		be.MapBackward(act, alpha, hb(y), hb(y), hb(g), HostBuffer(dz))
-		dx := tp.buf(len(x.data))
+		be.MapBackward(act, alpha, tp.b(y), tp.b(y), tp.b(g), dz)
+		dx := tp.buf(x.Len())
 		dg, db := tp.buf(c), tp.buf(c)
-		be.BatchNormBackward(args, hb(x), HostBuffer(dz), optBuffer(gamma), hb(saveMean), hb(saveInv), HostBuffer(dx), HostBuffer(dg), HostBuffer(db))
+		be.BatchNormBackward(args, tp.b(x), dz, tp.optBuffer(gamma), tp.b(saveMean), tp.b(saveInv), dx, dg, db)
 		tp.put(dz)
 		tp.accumOwned(x, dx)
 		if gamma != nil {
@@ -104,13 +104,13 @@ func bnArgs(op string, x, gamma, beta, runMean, runVar *Tensor, training bool, m
 	if runMean == nil || runVar == nil {
 		panic("tensor: " + op + ": running mean and variance are required")
 	}
-	return BatchNormArgs{N: x.shape[0], C: c, HW: len(x.data) / max(x.shape[0]*c, 1), Eps: eps, Training: training, Momentum: momentum}
+	return BatchNormArgs{N: x.shape[0], C: c, HW: x.Len() / max(x.shape[0]*c, 1), Eps: eps, Training: training, Momentum: momentum}
 }
 
 // optBuffer is t's buffer, or nil for an absent optional parameter.
-func optBuffer(t *Tensor) Buffer {
+func (tp *Tape) optBuffer(t *Tensor) Buffer {
 	if t == nil {
 		return nil
 	}
-	return hb(t)
+	return tp.b(t)
 }

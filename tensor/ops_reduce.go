@@ -36,18 +36,18 @@ func reducedShape(op string, shape []int, axes []int) (keep, drop []int) {
 
 // broadcastTo returns g (of shape from, x's rank) repeated along its size-1
 // axes to shape to, through the Binary kernel with a zero operand.
-func (tp *Tape) broadcastTo(g []float32, from, to []int) []float32 {
+func (tp *Tape) broadcastTo(g Buffer, from, to []int) Buffer {
 	be := tp.Backend()
 	out := tp.buf(numel(to))
 	if equalShape(from, to) {
-		be.Map(MapCopy, 0, HostBuffer(g), HostBuffer(out))
+		be.Map(MapCopy, 0, g, out)
 		return out
 	}
 	ones := make([]int, len(to))
 	for i := range ones {
 		ones[i] = 1
 	}
-	be.Binary(BinaryAdd, HostBuffer(g), from, HostBuffer([]float32{0}), ones, HostBuffer(out), to)
+	be.Binary(BinaryAdd, g, from, tp.zero(), ones, out, to)
 	return out
 }
 
@@ -58,19 +58,19 @@ func (tp *Tape) Sum(x *Tensor, keepDim bool, axes ...int) *Tensor {
 	be := tp.Backend()
 	keep, drop := reducedShape("Sum", x.shape, axes)
 	y := tp.newT(keep...)
-	be.Reduce(ReduceSum, hb(x), x.shape, hb(y), keep)
+	be.Reduce(ReduceSum, tp.b(x), x.shape, tp.b(y), keep)
 	if !keepDim {
 		y.shape = drop
 	}
 	return tp.done("sum", y, func(g *Tensor) {
-		tp.accumOwned(x, tp.broadcastTo(g.data, keep, x.shape))
+		tp.accumOwned(x, tp.broadcastTo(tp.b(g), keep, x.shape))
 	}, x)
 }
 
 // Mean returns the mean of x over the given axes (all when none are given).
 func (tp *Tape) Mean(x *Tensor, keepDim bool, axes ...int) *Tensor {
 	s := tp.Sum(x, keepDim, axes...)
-	n := len(x.data) / max(len(s.data), 1)
+	n := x.Len() / max(s.Len(), 1)
 	return tp.Scale(s, 1/float32(n))
 }
 

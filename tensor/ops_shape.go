@@ -2,15 +2,15 @@ package tensor
 
 import "fmt"
 
-// The shape ops move values without arithmetic. They copy blocks on the host:
-// the Backend has no gather kernel, and these copies are small next to the
-// GEMMs around them.
+// The shape ops move values without arithmetic. On the CPU they copy blocks
+// of host memory; a device tape runs them through the backend's strided
+// copy (Copier) when it has one, and on the host as Custom ops otherwise.
 
 // View returns x with a new shape of the same size (one dimension may be
 // -1), sharing x's values; the gradient flows back reshaped.
 func (tp *Tape) View(x *Tensor, shape ...int) *Tensor {
 	y := x.Reshape(shape...)
-	return tp.done("view", y, func(g *Tensor) { tp.accum(x, g.data) }, x)
+	return tp.done("view", y, func(g *Tensor) { tp.accum(x, tp.b(g)) }, x)
 }
 
 // axisBlocks views shape around axis as [outer, shape[axis], inner].
@@ -47,6 +47,14 @@ func (tp *Tape) Permute(x *Tensor, perm ...int) *Tensor {
 		seen[p] = true
 		shape[i] = x.shape[p]
 	}
+	if c := tp.copier(); c != nil {
+		return tp.permuteDev(c, x, perm, shape)
+	}
+	if !tp.onHost() {
+		perm = append([]int(nil), perm...)
+		return tp.viaHost("permute", shape, func(h *Tape, in []*Tensor) *Tensor { return h.Permute(in[0], perm...) }, x)
+	}
+	x.pull()
 	y := tp.newT(shape...)
 	permuteInto(y.data, x.data, x.shape, perm)
 	return tp.done("permute", y, func(g *Tensor) {
@@ -54,9 +62,9 @@ func (tp *Tape) Permute(x *Tensor, perm ...int) *Tensor {
 		for i, p := range perm {
 			inv[p] = i
 		}
-		dx := tp.buf(len(x.data))
+		dx := tp.hbuf(len(x.data))
 		permuteInto(dx, g.data, shape, inv)
-		tp.accumOwned(x, dx)
+		tp.accumOwned(x, HostBuffer(dx))
 	}, x)
 }
 
@@ -137,6 +145,15 @@ func (tp *Tape) Concat(axis int, xs ...*Tensor) *Tensor {
 		}
 		shape[ax] += x.shape[ax]
 	}
+	if c := tp.copier(); c != nil {
+		return tp.concatDev(c, xs, outer, shape)
+	}
+	if !tp.onHost() {
+		return tp.viaHost("concat", shape, func(h *Tape, in []*Tensor) *Tensor { return h.Concat(ax, in...) }, xs...)
+	}
+	for _, x := range xs {
+		x.pull()
+	}
 	y := tp.newT(shape...)
 	row := len(y.data) / max(outer, 1)
 	off := 0
@@ -152,11 +169,11 @@ func (tp *Tape) Concat(axis int, xs ...*Tensor) *Tensor {
 		for _, x := range xs {
 			w := len(x.data) / max(outer, 1)
 			if x.needsGrad() {
-				dx := tp.buf(len(x.data))
+				dx := tp.hbuf(len(x.data))
 				for o := range outer {
 					copy(dx[o*w:(o+1)*w], g.data[o*row+off:o*row+off+w])
 				}
-				tp.accumOwned(x, dx)
+				tp.accumOwned(x, HostBuffer(dx))
 			}
 			off += w
 		}
@@ -195,13 +212,20 @@ func (tp *Tape) Slice(x *Tensor, axis, start, end int) *Tensor {
 	}
 	shape := cloneShape(x.shape)
 	shape[ax] = end - start
+	if c := tp.copier(); c != nil {
+		return tp.sliceDev(c, x, outer, n*inner, start*inner, (end-start)*inner, shape)
+	}
+	if !tp.onHost() {
+		return tp.viaHost("slice", shape, func(h *Tape, in []*Tensor) *Tensor { return h.Slice(in[0], ax, start, end) }, x)
+	}
+	x.pull()
 	y := tp.newT(shape...)
 	w := (end - start) * inner
 	for o := range outer {
 		copy(y.data[o*w:(o+1)*w], x.data[(o*n+start)*inner:])
 	}
 	return tp.done("slice", y, func(g *Tensor) {
-		dx := tp.gradBuf(x)
+		dx := hostOf(tp.gradBuf(x))
 		be := tp.Backend()
 		for o := range outer {
 			d := dx[(o*n+start)*inner:][:w]
@@ -242,6 +266,11 @@ func (tp *Tape) IndexSelect(x *Tensor, axis int, idx []int) *Tensor {
 	}
 	shape := cloneShape(x.shape)
 	shape[ax] = len(idx)
+	if !tp.onHost() {
+		idx = append([]int(nil), idx...)
+		return tp.viaHost("index_select", shape, func(h *Tape, in []*Tensor) *Tensor { return h.IndexSelect(in[0], ax, idx) }, x)
+	}
+	x.pull()
 	y := tp.newT(shape...)
 	m := len(idx)
 	for o := range outer {
@@ -251,7 +280,7 @@ func (tp *Tape) IndexSelect(x *Tensor, axis int, idx []int) *Tensor {
 	}
 	idx = append([]int(nil), idx...)
 	return tp.done("index_select", y, func(g *Tensor) {
-		dx := tp.gradBuf(x)
+		dx := hostOf(tp.gradBuf(x))
 		for o := range outer {
 			for j, i := range idx {
 				d := dx[(o*n+i)*inner:][:inner]
@@ -272,20 +301,28 @@ func (tp *Tape) GatherLabel(x *Tensor, labels []int) *Tensor {
 		panic(fmt.Sprintf("tensor: GatherLabel: input %s for %d labels: want [B K ...] with B = %d", ShapeString(x.shape), len(labels), len(labels)))
 	}
 	b, k := x.shape[0], x.shape[1]
-	inner := len(x.data) / max(b*k, 1)
+	inner := x.Len() / max(b*k, 1)
 	for _, l := range labels {
 		if l < 0 || l >= k {
 			panic(fmt.Sprintf("tensor: GatherLabel: label %d out of range for input %s", l, ShapeString(x.shape)))
 		}
 	}
 	shape := append([]int{b}, x.shape[2:]...)
+	if c := tp.copier(); c != nil {
+		return tp.gatherDev(c, x, labels, k, inner, shape)
+	}
+	if !tp.onHost() {
+		labels = append([]int(nil), labels...)
+		return tp.viaHost("gather_label", shape, func(h *Tape, in []*Tensor) *Tensor { return h.GatherLabel(in[0], labels) }, x)
+	}
+	x.pull()
 	y := tp.newT(shape...)
 	for i, l := range labels {
 		copy(y.data[i*inner:(i+1)*inner], x.data[(i*k+l)*inner:])
 	}
 	labels = append([]int(nil), labels...)
 	return tp.done("gather_label", y, func(g *Tensor) {
-		dx := tp.gradBuf(x)
+		dx := hostOf(tp.gradBuf(x))
 		for i, l := range labels {
 			d := dx[(i*k+l)*inner:][:inner]
 			s := g.data[i*inner:][:inner]

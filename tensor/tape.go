@@ -36,6 +36,10 @@ type Tape struct {
 	lastOp   time.Time // when the previous op finished, for prof
 	recycle  bool
 	pool     map[int][][]float32 // free buffers by length, when recycling
+
+	host  bool             // the backend's buffers are host slices
+	dpool map[int][]Buffer // free device buffers by length, when recycling
+	zero1 Buffer           // a device 0, see zero
 }
 
 // record is one recorded op: its output, its inputs and its vector-Jacobian
@@ -52,7 +56,8 @@ func NewTape() *Tape { return NewTapeOn(CPU()) }
 
 // NewTapeOn returns an empty tape whose ops run on backend be.
 func NewTapeOn(be Backend) *Tape {
-	return &Tape{be: be, checkNaN: os.Getenv("HALO_CHECK_NAN") == "1"}
+	_, host := be.(cpuBackend)
+	return &Tape{be: be, host: host, checkNaN: os.Getenv("HALO_CHECK_NAN") == "1"}
 }
 
 // Backend returns the backend the tape's ops run on (the CPU for a nil tape).
@@ -147,7 +152,7 @@ func (tp *Tape) done(op string, out *Tensor, back func(g *Tensor), ins ...*Tenso
 		tp.lastOp = now
 	}
 	if tp.checkNaN && tp.nanErr == nil {
-		for i, v := range out.data {
+		for i, v := range out.HostData() {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				where := ""
 				if tp.label != "" {
@@ -191,7 +196,7 @@ func (tp *Tape) BackwardWith(y, dy *Tensor) {
 	if !y.needsGrad() {
 		return
 	}
-	tp.accum(y, dy.data)
+	tp.accum(y, tp.b(dy))
 	for i := len(tp.recs) - 1; i >= 0; i-- {
 		r := &tp.recs[i]
 		if r.out.grad == nil {
@@ -209,11 +214,11 @@ func (tp *Tape) BackwardWith(y, dy *Tensor) {
 			r.back(g)
 		}
 		if !r.out.requiresGrad {
-			tp.put(g.data) // consumed: no VJP keeps its output gradient
+			tp.putT(g) // consumed: no VJP keeps its output gradient
 			// Every reader of this output (the later ops and this op's own
 			// VJP) is done, so its buffer can serve the gradients to come.
 			if tp.recycle && r.out.pooled {
-				tp.put(r.out.data)
+				tp.putT(r.out)
 				r.out.pooled = false
 			}
 		}
@@ -233,7 +238,7 @@ func (tp *Tape) release() {
 		}
 		r.out.tracked = false
 		if tp.recycle && r.out.pooled && !r.out.requiresGrad {
-			tp.put(r.out.data)
+			tp.putT(r.out)
 			r.out.pooled = false
 		}
 		*r = record{}
@@ -253,15 +258,24 @@ func (tp *Tape) release() {
 func (tp *Tape) SetRecycle(on bool) {
 	tp.recycle = on
 	if !on {
-		tp.pool = nil
+		tp.pool, tp.dpool = nil, nil
 	}
 }
 
 // minPooled is the smallest buffer worth recycling.
 var minPooled = 1 << 10
 
-// buf returns a zeroed slice of n values, reusing a free buffer when it can.
-func (tp *Tape) buf(n int) []float32 {
+// buf returns a zeroed buffer of n values of the tape's backend, reusing a
+// free one when it can.
+func (tp *Tape) buf(n int) Buffer {
+	if tp.onHost() {
+		return HostBuffer(tp.hbuf(n))
+	}
+	return tp.dbuf(n)
+}
+
+// hbuf returns a zeroed slice of n values, reusing a free buffer when it can.
+func (tp *Tape) hbuf(n int) []float32 {
 	if tp != nil && tp.recycle && n >= minPooled {
 		if free := tp.pool[n]; len(free) > 0 {
 			b := free[len(free)-1]
@@ -274,7 +288,25 @@ func (tp *Tape) buf(n int) []float32 {
 }
 
 // put hands a buffer that nothing references any more back for reuse.
-func (tp *Tape) put(b []float32) {
+func (tp *Tape) put(b Buffer) {
+	if h, ok := b.(HostBuffer); ok {
+		tp.hput(h)
+		return
+	}
+	tp.dput(b)
+}
+
+// putT hands back the buffer of a tensor the tape owns.
+func (tp *Tape) putT(t *Tensor) {
+	if t.dev != nil && !tp.onHost() {
+		tp.dput(t.dev)
+		return
+	}
+	tp.hput(t.data)
+}
+
+// hput hands a host slice that nothing references any more back for reuse.
+func (tp *Tape) hput(b []float32) {
 	if !tp.recycle || len(b) < minPooled {
 		return
 	}
@@ -286,36 +318,39 @@ func (tp *Tape) put(b []float32) {
 
 // newT returns a zeroed tensor whose buffer the tape owns.
 func (tp *Tape) newT(shape ...int) *Tensor {
-	return &Tensor{shape: cloneShape(shape), data: tp.buf(numel(shape)), pooled: true}
+	if tp.onHost() {
+		return &Tensor{shape: cloneShape(shape), data: tp.hbuf(numel(shape)), pooled: true}
+	}
+	return &Tensor{shape: cloneShape(shape), dev: tp.dbuf(numel(shape)), devBe: tp.be, hostStale: true, pooled: true}
 }
 
 // accum adds g (the data of a gradient of t's shape) to t's gradient when
 // gradients flow into t. g is copied, never kept.
-func (tp *Tape) accum(t *Tensor, g []float32) {
+func (tp *Tape) accum(t *Tensor, g Buffer) {
 	if !t.needsGrad() {
 		return
 	}
-	if len(g) != len(t.data) {
-		panic(fmt.Sprintf("tensor: internal: gradient of %d values for a tensor %s", len(g), ShapeString(t.shape)))
+	if g.Len() != t.Len() {
+		panic(fmt.Sprintf("tensor: internal: gradient of %d values for a tensor %s", g.Len(), ShapeString(t.shape)))
 	}
 	be := tp.Backend()
 	if t.grad == nil {
 		t.grad = tp.newT(t.shape...)
-		be.Map(MapCopy, 0, HostBuffer(g), HostBuffer(t.grad.data))
+		be.Map(MapCopy, 0, g, tp.w(t.grad))
 		return
 	}
-	d := t.grad.data
-	be.Binary(BinaryAdd, HostBuffer(d), t.shape, HostBuffer(g), t.shape, HostBuffer(d), t.shape)
+	d := tp.w(t.grad)
+	be.Binary(BinaryAdd, d, t.shape, g, t.shape, d, t.shape)
 }
 
 // accumOwned is accum for a gradient buffer that nobody else holds: it is
 // adopted rather than copied when t has no gradient yet.
-func (tp *Tape) accumOwned(t *Tensor, g []float32) {
+func (tp *Tape) accumOwned(t *Tensor, g Buffer) {
 	if t.needsGrad() && t.grad == nil {
-		if len(g) != len(t.data) {
-			panic(fmt.Sprintf("tensor: internal: gradient of %d values for a tensor %s", len(g), ShapeString(t.shape)))
+		if g.Len() != t.Len() {
+			panic(fmt.Sprintf("tensor: internal: gradient of %d values for a tensor %s", g.Len(), ShapeString(t.shape)))
 		}
-		t.grad = &Tensor{shape: cloneShape(t.shape), data: g, pooled: true}
+		t.grad = tp.wrap(t.shape, g, true)
 		return
 	}
 	tp.accum(t, g)
@@ -324,9 +359,9 @@ func (tp *Tape) accumOwned(t *Tensor, g []float32) {
 
 // accumSum adds the gradient t (of the broadcast shape full, owned) to x,
 // summed down to x's shape xs.
-func (tp *Tape) accumSum(x *Tensor, t []float32, full, xs []int) {
+func (tp *Tape) accumSum(x *Tensor, t Buffer, full, xs []int) {
 	d := tp.sumTo(t, full, xs)
-	if len(d) != len(t) || &d[0] != &t[0] {
+	if !equalShape(full, xs) {
 		tp.put(t)
 	}
 	tp.accumOwned(x, d)
@@ -334,9 +369,9 @@ func (tp *Tape) accumSum(x *Tensor, t []float32, full, xs []int) {
 
 // gradBuf returns the gradient of t to accumulate into in place, allocating a
 // zero one first; for kernels that add into their destination.
-func (tp *Tape) gradBuf(t *Tensor) []float32 {
+func (tp *Tape) gradBuf(t *Tensor) Buffer {
 	if t.grad == nil {
 		t.grad = tp.newT(t.shape...)
 	}
-	return t.grad.data
+	return tp.w(t.grad)
 }

@@ -14,7 +14,15 @@ import (
 // leaf in Grad.
 type Tensor struct {
 	shape []int
-	data  []float32
+	data  []float32 // the host copy; nil while only the device has the values
+
+	// A tape on a backend other than the CPU keeps a device copy: dev, a
+	// buffer of devBe. hostStale says the device copy is newer than data,
+	// devStale the reverse; never both.
+	dev       Buffer
+	devBe     Backend
+	hostStale bool
+	devStale  bool
 
 	grad         *Tensor
 	requiresGrad bool // a leaf whose gradient Backward accumulates
@@ -46,10 +54,34 @@ func (t *Tensor) Dim(i int) int { return t.shape[i] }
 func (t *Tensor) Rank() int { return len(t.shape) }
 
 // Len returns the number of elements.
-func (t *Tensor) Len() int { return len(t.data) }
+func (t *Tensor) Len() int {
+	if t.data == nil && t.dev != nil {
+		return t.dev.Len()
+	}
+	return len(t.data)
+}
 
-// Data returns the backing slice (not a copy): row-major, len = product of the shape.
-func (t *Tensor) Data() []float32 { return t.data }
+// Data returns the backing host slice (not a copy): row-major, len =
+// product of the shape. For a tensor a device tape produced or used, it
+// first downloads the device copy when that is newer, and then treats the
+// device copy as stale, since the caller may write into the slice: the next
+// op on the device uploads it again. Call Data again after device ops
+// rather than keeping the slice. HostData reads without that cost.
+func (t *Tensor) Data() []float32 {
+	t.pull()
+	if t.dev != nil {
+		t.devStale = true
+	}
+	return t.data
+}
+
+// HostData returns the host slice like Data, downloading the device copy
+// when that is newer, but for reading only: the device copy stays valid, so
+// writes into the slice are not seen by device ops.
+func (t *Tensor) HostData() []float32 {
+	t.pull()
+	return t.data
+}
 
 // Reshape returns a tensor sharing t's data with a new shape of the same size.
 // One dimension may be -1, inferred from the others. The result is outside
@@ -68,13 +100,16 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 			known *= d
 		}
 	}
-	if infer >= 0 && known > 0 && len(t.data)%known == 0 {
-		s[infer] = len(t.data) / known
+	n := t.Len()
+	if infer >= 0 && known > 0 && n%known == 0 {
+		s[infer] = n / known
 	}
-	if infer >= 0 && s[infer] < 0 || numel(s) != len(t.data) {
+	if infer >= 0 && s[infer] < 0 || numel(s) != n {
 		panic(fmt.Sprintf("tensor: Reshape: cannot view %s as %s", ShapeString(t.shape), ShapeString(shape)))
 	}
-	return &Tensor{shape: s, data: t.data}
+	// Both copies are shared as they stand; a later download fills the
+	// views' host copies separately.
+	return &Tensor{shape: s, data: t.data, dev: t.dev, devBe: t.devBe, hostStale: t.hostStale, devStale: t.devStale}
 }
 
 // SetRequiresGrad marks t as a leaf whose gradient Backward accumulates in
@@ -100,7 +135,7 @@ func (t *Tensor) needsGrad() bool { return t != nil && (t.requiresGrad || t.trac
 
 // Clone returns a deep copy of the values, outside any tape.
 func (t *Tensor) Clone() *Tensor {
-	return &Tensor{shape: cloneShape(t.shape), data: append([]float32(nil), t.data...)}
+	return &Tensor{shape: cloneShape(t.shape), data: append([]float32(nil), t.HostData()...)}
 }
 
 // String describes the tensor's shape, not its values.

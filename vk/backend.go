@@ -43,6 +43,8 @@ type Backend struct {
 	err       error // the first device error; Sync reports it
 
 	forceStaging bool // tests: transfers through staging even where memory is mapped
+
+	uploaded, downloaded atomic.Int64 // bytes moved between host and device
 }
 
 var (
@@ -247,6 +249,7 @@ func (b *Backend) upload(d *Buffer, off int, src []float32) {
 	if len(src) == 0 {
 		return
 	}
+	b.uploaded.Add(int64(len(src)) * 4)
 	if d.blk.mapped != nil && b.idle() && !b.forceStaging {
 		copy(d.blk.floats(d.off+int64(off)*4, len(src)), src)
 		return
@@ -301,6 +304,7 @@ func (b *Backend) download(dst []float32, src *Buffer, off int) {
 	if len(dst) == 0 {
 		return
 	}
+	b.downloaded.Add(int64(len(dst)) * 4)
 	if src.blk.mapped != nil && !b.forceStaging {
 		copy(dst, src.blk.floats(src.off+int64(off)*4, len(dst)))
 		return
@@ -324,6 +328,13 @@ func (b *Backend) download(dst []float32, src *Buffer, off int) {
 		copy(dst[:n], b.readback.floats(0, n))
 		dst, off = dst[n:], off+n
 	}
+}
+
+// Transfers returns the bytes copied so far from the host to the device
+// (Upload, and host operands of kernels) and back (Download, and host
+// outputs of kernels), to see what crosses the bus.
+func (b *Backend) Transfers() (up, down int64) {
+	return b.uploaded.Load(), b.downloaded.Load()
 }
 
 // call adapts the operands of one kernel call: tensor.HostBuffer operands

@@ -8,6 +8,8 @@ import (
 	"github.com/halo-ml/halo/tensor"
 )
 
+var _ tensor.Copier = (*Backend)(nil)
+
 // reach is one past the largest offset an index space of shape touches
 // through strides, from off (off itself for an empty space).
 func reach(off int, shape, strides []int) int {
@@ -24,8 +26,8 @@ func reach(off int, shape, strides []int) int {
 // Copy sets dst[dstOff + Σ i_d·dstStrides_d] = src[srcOff + Σ i_d·srcStrides_d]
 // for every index i of shape: the strided copy that shape operations
 // (permutations, slices, concatenation, broadcasts with stride 0) reduce to.
-// It is not part of tensor.Backend yet; it is here for the day tensors
-// stay on the device. Strides are in values and must not be negative;
+// It makes the backend a tensor.Copier: device tapes run their shape ops
+// through it. Strides are in values and must not be negative;
 // destinations must not overlap each other or the source.
 func (b *Backend) Copy(dst tensor.Buffer, dstOff int, dstStrides []int, src tensor.Buffer, srcOff int, srcStrides []int, shape []int) {
 	defer b.enter()()
