@@ -293,9 +293,9 @@ func (m *Model) Loss(tp *tensor.Tape, in LossInput) (*tensor.Tensor, Terms, erro
 		total = tp.Add(total, p)
 	}
 	for i, p := range parts {
-		*names[i] = float64(p.Data()[0])
+		*names[i] = float64(p.HostData()[0])
 	}
-	terms.Total = float64(total.Data()[0])
+	terms.Total = float64(total.HostData()[0])
 	return total, terms, nil
 }
 

@@ -75,6 +75,7 @@ type Trainer struct {
 	pcg  *rand.PCG // start frames and reparameterisation noise
 	rng  *rand.Rand
 	tape *tensor.Tape
+	be   tensor.Backend
 }
 
 // NewTrainer returns a trainer for a fresh model. Its weights come from a
@@ -118,9 +119,23 @@ func (tr *Trainer) init() {
 	tr.rng = rand.New(tr.pcg)
 	tr.Opt = layers.NewAdam(layers.Trainable(tr.Model), tr.Cfg.LR)
 	tr.Opt.Beta1, tr.Opt.Beta2 = tr.Cfg.Beta1, tr.Cfg.Beta2
-	tr.tape = tensor.NewTape()
-	tr.tape.SetRecycle(true)
+	tr.SetBackend(tensor.CPU())
 }
+
+// SetBackend moves training onto be: the forward and backward passes and
+// the optimiser run there, and on a device the weights, gradients and
+// optimiser moments stay resident, the host reading back the loss terms.
+// Checkpoints and Model's tensors still see current weights: reading a
+// tensor's Data downloads it.
+func (tr *Trainer) SetBackend(be tensor.Backend) {
+	tr.be = be
+	tr.tape = tensor.NewTapeOn(be)
+	tr.tape.SetRecycle(true)
+	tr.Opt.Backend = be
+}
+
+// Backend returns the backend training runs on.
+func (tr *Trainer) Backend() tensor.Backend { return tr.be }
 
 func (tr *Trainer) loader(s Split, shuffle bool, batch int) *Loader {
 	return NewLoader(s, LoaderConfig{BatchSize: batch, Seed: tr.Cfg.Seed, Shuffle: shuffle, DropLast: shuffle, Scale: tr.Cfg.Scale()})

@@ -22,8 +22,13 @@ type Adam struct {
 	Beta1, Beta2 float64
 	Eps          float64
 	WeightDecay  float64
-	step         []int
-	m, v         [][]float32
+	// Backend runs the update (nil: the CPU). On a device the parameters,
+	// their gradients and the moments stay resident there.
+	Backend tensor.Backend
+	step    []int
+	m, v    [][]float32     // the moments on the host (the CPU, State)
+	dm, dv  []tensor.Buffer // the moments on devBe's device, once stepped there
+	devBe   tensor.Backend
 }
 
 // NewAdam returns Adam over params with PyTorch's defaults except the
@@ -36,6 +41,11 @@ func NewAdam(params []*tensor.Tensor, lr float64) *Adam {
 // Step updates every parameter that has a gradient, with the backend's Adam
 // kernel.
 func (a *Adam) Step() {
+	if a.Backend != nil && a.Backend != tensor.CPU() {
+		a.stepOn(a.Backend)
+		return
+	}
+	a.dropDevice()
 	be := tensor.CPU()
 	for k, p := range a.Params {
 		g := p.Grad()
@@ -52,6 +62,55 @@ func (a *Adam) Step() {
 		be.Adam(tensor.AdamArgs{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, WeightDecay: a.WeightDecay, Step: a.step[k]},
 			tensor.HostBuffer(p.Data()), tensor.HostBuffer(g.Data()), tensor.HostBuffer(a.m[k]), tensor.HostBuffer(a.v[k]))
 	}
+}
+
+// stepOn is Step with resident buffers on a device backend: the moments
+// are uploaded once (zero, or from SetState) and stay there.
+func (a *Adam) stepOn(be tensor.Backend) {
+	if a.devBe != be {
+		a.dropDevice()
+		a.dm, a.dv = make([]tensor.Buffer, len(a.Params)), make([]tensor.Buffer, len(a.Params))
+		a.devBe = be
+	}
+	for k, p := range a.Params {
+		g := p.Grad()
+		if g == nil {
+			continue
+		}
+		if g.Len() != p.Len() {
+			panic(fmt.Sprintf("layers: Adam: gradient %s for parameter %s", g, p))
+		}
+		if a.dm[k] == nil {
+			a.dm[k], a.dv[k] = be.Alloc(p.Len()), be.Alloc(p.Len())
+			if a.m[k] != nil {
+				be.Upload(a.dm[k], 0, a.m[k])
+				be.Upload(a.dv[k], 0, a.v[k])
+			}
+		}
+		a.m[k], a.v[k] = nil, nil // the device holds them now
+		a.step[k]++
+		be.Adam(tensor.AdamArgs{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, WeightDecay: a.WeightDecay, Step: a.step[k]},
+			p.MutableBufferOn(be), g.BufferOn(be), a.dm[k], a.dv[k])
+	}
+}
+
+// hostMoments brings moments held on the device back to the host.
+func (a *Adam) hostMoments() {
+	for k := range a.dm {
+		if a.dm[k] == nil || a.m[k] != nil {
+			continue
+		}
+		n := a.dm[k].Len()
+		a.m[k], a.v[k] = make([]float32, n), make([]float32, n)
+		a.devBe.Download(a.m[k], a.dm[k], 0)
+		a.devBe.Download(a.v[k], a.dv[k], 0)
+	}
+}
+
+// dropDevice brings the moments home and forgets their device copies.
+func (a *Adam) dropDevice() {
+	a.hostMoments()
+	a.dm, a.dv, a.devBe = nil, nil, nil
 }
 
 // StepLR decays the learning rate of an optimiser by Gamma every StepSize
@@ -115,6 +174,7 @@ type AdamState struct {
 
 // State returns a deep copy of the optimiser's state, for checkpoints.
 func (a *Adam) State() AdamState {
+	a.hostMoments()
 	s := AdamState{Steps: append([]int(nil), a.step...), M: make([][]float32, len(a.m)), V: make([][]float32, len(a.v))}
 	for k := range a.m {
 		if a.m[k] != nil {
@@ -142,6 +202,7 @@ func (a *Adam) SetState(s AdamState) error {
 			return fmt.Errorf("layers: Adam state of parameter %d: negative step %d", k, s.Steps[k])
 		}
 	}
+	a.dm, a.dv, a.devBe = nil, nil, nil // uploaded again from the new state
 	for k := range a.Params {
 		a.step[k] = s.Steps[k]
 		a.m[k], a.v[k] = nil, nil

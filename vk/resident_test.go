@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/halo-ml/halo/layers"
 	"github.com/halo-ml/halo/tensor"
 )
 
@@ -143,4 +144,58 @@ func TestResidentShapeOps(t *testing.T) {
 		}
 		return tp.BCELoss(p, target, tensor.ReduceMeanLoss)
 	})
+}
+
+// TestAdamResident steps layers.Adam on the device and on the CPU from the
+// same gradients, and checks the weights, the state it reports for
+// checkpoints and a resumed state.
+func TestAdamResident(t *testing.T) {
+	b := testBackend(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	init := [][]float32{randSlice(r, 300), randSlice(r, 7)}
+	scale := randSlice(r, 300)
+	newOpt := func(be tensor.Backend) *layers.Adam {
+		ps := []*tensor.Tensor{
+			tensor.FromSlice(append([]float32(nil), init[0]...), 300).SetRequiresGrad(true),
+			tensor.FromSlice(append([]float32(nil), init[1]...), 7).SetRequiresGrad(true),
+		}
+		o := layers.NewAdam(ps, 0.01)
+		o.WeightDecay, o.Backend = 0.1, be
+		return o
+	}
+	step := func(o *layers.Adam) {
+		tp := tensor.NewTapeOn(o.Backend)
+		p := o.Params
+		loss := tp.Add(tp.Sum(tp.Mul(tp.Square(p[0]), tensor.FromSlice(scale, 300)), false), tp.Sum(tp.Exp(p[1]), false))
+		for _, q := range p {
+			q.ZeroGrad()
+		}
+		tp.Backward(loss)
+		o.Step()
+	}
+	cpu, dev := newOpt(tensor.CPU()), newOpt(b)
+	for range 3 {
+		step(cpu)
+		step(dev)
+	}
+	for i := range cpu.Params {
+		if !dev.Params[i].Resident() {
+			t.Errorf("parameter %d is not resident", i)
+		}
+		compare(t, fmt.Sprintf("parameter %d", i), dev.Params[i].Data(), cpu.Params[i].Data())
+	}
+	cs, ds := cpu.State(), dev.State()
+	for i := range cs.M {
+		compare(t, fmt.Sprintf("first moment %d", i), ds.M[i], cs.M[i])
+		compare(t, fmt.Sprintf("second moment %d", i), ds.V[i], cs.V[i])
+	}
+	// Resume the device optimiser from the CPU's state: both go on alike.
+	if err := dev.SetState(cs); err != nil {
+		t.Fatal(err)
+	}
+	step(cpu)
+	step(dev)
+	for i := range cpu.Params {
+		compare(t, fmt.Sprintf("parameter %d after resuming", i), dev.Params[i].Data(), cpu.Params[i].Data())
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/halo-ml/halo/halo"
+	"github.com/halo-ml/halo/tensor"
 )
 
 func init() {
@@ -139,6 +140,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "resuming %s at step %d\n", *out, tr.Step)
 	} else if tr, err = halo.NewTrainer(cfg, ds); err != nil {
 		return err
+	}
+	if name := os.Getenv("HALO_BACKEND"); name != "" && name != "cpu" {
+		// Only when asked for: the CPU stays the default for training.
+		be, note, err := tensor.Open(name)
+		if err != nil {
+			return err
+		}
+		tr.SetBackend(be)
+		fmt.Fprintf(stdout, "backend %s (%s)\n", be.Name(), note)
 	}
 	fmt.Fprintf(stdout, "preset %s: data %s (%d train sequences of %s), %d parameters, %s dynamics, K=%d d=%d z=%d, %d steps of batch %d\n",
 		cfg.Preset, ds.Name, ds.Train.Len(), ds.Train.Dims(), tr.Model.NumParams(), cfg.Dynamics,
