@@ -14,12 +14,21 @@ import (
 // threads.
 //
 // Every operation is a method of *Tape. A nil *Tape is valid and records
-// nothing (inference); so does a tape inside NoGrad. Elementwise, broadcast,
-// reduction, matrix-product, batch-norm and Adam arithmetic runs through the
-// kernels of the tape's Backend; convolutions call the package's conv
-// functions, and shape ops (slices, concatenation, permutations, gathers)
-// copy on the host. Tensors hold host memory, so today the backend is the
-// CPU's.
+// nothing (inference); so does a tape inside NoGrad. On the CPU backend
+// (NewTape) ops run on the tensors' host slices: arithmetic through the
+// backend's kernels, convolutions through the package's conv functions,
+// shape ops as host copies.
+//
+// On any other backend (NewTapeOn) tensors stay resident on its device: an
+// operand is uploaded once and its device buffer kept on the tensor,
+// outputs and gradients are device buffers, convolutions run as Im2col,
+// batched Gemm and Col2im, and shape ops as strided copies when the
+// backend is a Copier. Nothing comes back to the host unless asked for
+// (Tensor.Data, Tensor.HostData) or an op has no device kernel: Custom ops,
+// IndexSelect, and shape ops on a backend without Copier run on the host
+// from downloaded operands, and their results are uploaded when used.
+// Backends are compared with ==, so they must be comparable (a pointer, as
+// vk's is).
 //
 // With HALO_CHECK_NAN=1 in the environment (or SetCheckNaN), every op checks
 // its output and the tape remembers the first that produced a NaN or an

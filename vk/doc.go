@@ -22,8 +22,12 @@
 // result (Download, Sync) or the batch grows long; Record captures a
 // sequence of kernels once so that it can be replayed without recording.
 //
-// Kernels also accept tensor.HostBuffer operands: they are copied to the
-// device, and outputs back, around the kernel. That lets a tensor.Tape run
-// on this backend today, at the price of a transfer per operand, until
-// tensors keep their memory on the device.
+// A tensor.Tape on this backend keeps its tensors resident here: weights,
+// activations, gradients and (with layers.Adam's Backend set) the
+// optimiser's moments live in device buffers, and the host reads back the
+// loss and what it asks for (Tensor.Data). The backend is a tensor.Copier,
+// so shape ops run on the device too. Transfers counts the bytes that
+// cross. Kernels also accept tensor.HostBuffer operands, copied to the
+// device and outputs back around the kernel, for callers that hold host
+// slices.
 package vk
