@@ -18,6 +18,13 @@ type Copier interface {
 	Copy(dst Buffer, dstOff int, dstStrides []int, src Buffer, srcOff int, srcStrides []int, shape []int)
 }
 
+// Zeroer is an optional Backend interface: Zero sets a buffer to 0 more
+// cheaply than a kernel (a device fill). Device tapes clear the buffers
+// they reuse with it, and with a broadcast Binary otherwise.
+type Zeroer interface {
+	Zero(x Buffer)
+}
+
 // pull makes the host copy current.
 func (t *Tensor) pull() {
 	if !t.hostStale {
@@ -131,6 +138,10 @@ func (tp *Tape) zero() Buffer {
 func (tp *Tape) zeroFill(b Buffer) {
 	n := b.Len()
 	if n == 0 {
+		return
+	}
+	if f, ok := tp.be.(Zeroer); ok {
+		f.Zero(b)
 		return
 	}
 	z := tp.zero()

@@ -116,25 +116,32 @@ var residentCases = []residentCase{
 	}},
 }
 
-// runOn runs a case on a tape of be and back-propagates a fixed output
-// gradient; it returns the output and the inputs with their gradients.
+// runOn runs a case twice on one recycling tape of be, so that the second
+// pass reuses (and must clear) the first's buffers, back-propagating a fixed
+// output gradient; it returns the second pass's output and inputs with
+// their gradients.
 func (c residentCase) runOn(be Backend) (*Tensor, []*Tensor) {
-	r := rand.New(rand.NewPCG(1, uint64(len(c.name))))
-	in := make([]*Tensor, len(c.shapes))
-	for i, s := range c.shapes {
-		in[i] = New(s...).SetRequiresGrad(true)
-		for j := range in[i].data {
-			in[i].data[j] = float32(r.NormFloat64())
-		}
-	}
 	tp := NewTapeOn(be)
-	y := c.f(tp, in)
-	dy := New(y.shape...)
-	for j := range dy.data {
-		dy.data[j] = float32(r.NormFloat64())
+	tp.SetRecycle(true)
+	var out *Tensor
+	var in []*Tensor
+	for range 2 {
+		r := rand.New(rand.NewPCG(1, uint64(len(c.name))))
+		in = make([]*Tensor, len(c.shapes))
+		for i, s := range c.shapes {
+			in[i] = New(s...).SetRequiresGrad(true)
+			for j := range in[i].data {
+				in[i].data[j] = float32(r.NormFloat64())
+			}
+		}
+		y := c.f(tp, in)
+		dy := New(y.shape...)
+		for j := range dy.data {
+			dy.data[j] = float32(r.NormFloat64())
+		}
+		out = y.Clone()
+		tp.BackwardWith(y, dy)
 	}
-	out := y.Clone()
-	tp.BackwardWith(y, dy)
 	return out, in
 }
 

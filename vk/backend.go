@@ -330,6 +330,30 @@ func (b *Backend) download(dst []float32, src *Buffer, off int) {
 	}
 }
 
+// Zero sets every value of x to 0 with a fill command, cheaper than a
+// kernel; it makes the backend a tensor.Zeroer, which device tapes use to
+// clear the buffers they reuse.
+func (b *Backend) Zero(x tensor.Buffer) {
+	defer b.enter()()
+	d := b.dev("Zero", x)
+	if b.rec != nil {
+		panic("vk: Zero inside Record")
+	}
+	if d == nil || d.n == 0 {
+		return
+	}
+	s := b.begin()
+	vkb.CmdFillBuffer(s.cmd, d.blk.buf, vkb.DeviceSize(d.off), vkb.DeviceSize(d.n*4), 0)
+	cmdBarrier(s.cmdPtr())
+	s.keep = append(s.keep, d)
+	s.commands++
+	if s.commands >= maxBatch {
+		b.submit()
+	}
+}
+
+var _ tensor.Zeroer = (*Backend)(nil)
+
 // Transfers returns the bytes copied so far from the host to the device
 // (Upload, and host operands of kernels) and back (Download, and host
 // outputs of kernels), to see what crosses the bus.

@@ -199,3 +199,17 @@ func TestAdamResident(t *testing.T) {
 		compare(t, fmt.Sprintf("parameter %d after resuming", i), dev.Params[i].Data(), cpu.Params[i].Data())
 	}
 }
+
+func TestZero(t *testing.T) {
+	b := testBackend(t)
+	x := b.Alloc(1000)
+	b.Upload(x, 0, randSlice(rand.New(rand.NewPCG(1, 1)), 1000))
+	b.Zero(x)
+	got := make([]float32, 1000)
+	b.Download(got, x, 0)
+	for i, v := range got {
+		if v != 0 {
+			t.Fatalf("value %d is %g after Zero", i, v)
+		}
+	}
+}
