@@ -46,6 +46,7 @@ func GradCheck(f func(tp *Tape, in []*Tensor) *Tensor, inputs []*Tensor, opt Gra
 		wasLeaf[i] = x.requiresGrad
 		x.requiresGrad = true
 		x.grad = nil
+		x.Data() // the check perturbs the host copy: it must be current, the device's stale
 	}
 	defer func() {
 		for i, x := range inputs {
