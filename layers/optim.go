@@ -48,12 +48,9 @@ func (a *Adam) Step() {
 	a.dropDevice()
 	be := tensor.CPU()
 	for k, p := range a.Params {
-		g := p.Grad()
+		g := gradOf(p)
 		if g == nil {
 			continue
-		}
-		if g.Len() != p.Len() {
-			panic(fmt.Sprintf("layers: Adam: gradient %s for parameter %s", g, p))
 		}
 		if a.m[k] == nil {
 			a.m[k], a.v[k] = make([]float32, p.Len()), make([]float32, p.Len())
@@ -73,12 +70,9 @@ func (a *Adam) stepOn(be tensor.Backend) {
 		a.devBe = be
 	}
 	for k, p := range a.Params {
-		g := p.Grad()
+		g := gradOf(p)
 		if g == nil {
 			continue
-		}
-		if g.Len() != p.Len() {
-			panic(fmt.Sprintf("layers: Adam: gradient %s for parameter %s", g, p))
 		}
 		if a.dm[k] == nil {
 			a.dm[k], a.dv[k] = be.Alloc(p.Len()), be.Alloc(p.Len())
@@ -212,4 +206,14 @@ func (a *Adam) SetState(s AdamState) error {
 		}
 	}
 	return nil
+}
+
+// gradOf returns p's gradient (nil when it has none), refusing one whose
+// size is not p's.
+func gradOf(p *tensor.Tensor) *tensor.Tensor {
+	g := p.Grad()
+	if g != nil && g.Len() != p.Len() {
+		panic(fmt.Sprintf("layers: Adam: gradient %s for parameter %s", g, p))
+	}
+	return g
 }

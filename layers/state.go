@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/halo-ml/halo/tensor"
 )
@@ -38,7 +39,7 @@ func LoadStateDict(m Module, sd map[string]*tensor.Array, source string) error {
 		if !ok {
 			return fmt.Errorf("layers: %s: no tensor %q", source, p.Name)
 		}
-		if !equalShape(a.Shape, p.Tensor.Shape()) {
+		if !slices.Equal(a.Shape, p.Tensor.Shape()) {
 			return fmt.Errorf("layers: %s: tensor %q has shape %s, the module wants %s",
 				source, p.Name, tensor.ShapeString(a.Shape), tensor.ShapeString(p.Tensor.Shape()))
 		}
@@ -72,16 +73,4 @@ func LoadState(path string, m Module) error {
 		return err
 	}
 	return LoadStateDict(m, f.Tensors, path)
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,7 +48,7 @@ func sameOnBoth(t *testing.T, b *Backend, name string, shapes [][]int, f func(tp
 	if host := strings.Contains(name, "index_select"); resident == host {
 		t.Errorf("%s: output resident on the device: %v", name, resident)
 	}
-	if !equalInts(wy.Shape(), gy.Shape()) {
+	if !slices.Equal(wy.Shape(), gy.Shape()) {
 		t.Fatalf("%s: output %v on the device, %v on the CPU", name, gy.Shape(), wy.Shape())
 	}
 	compare(t, name+" output", gy.Data(), wy.Data())
@@ -60,18 +61,6 @@ func sameOnBoth(t *testing.T, b *Backend, name string, shapes [][]int, f func(tp
 		}
 		compare(t, fmt.Sprintf("%s gradient of input %d", name, i), gin[i].Grad().Data(), win[i].Grad().Data())
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func compare(t *testing.T, what string, got, want []float32) {
