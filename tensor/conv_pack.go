@@ -123,8 +123,21 @@ func (b im2colB) packRuns(dst []float32, p0, kc, j0, nc, nr int) {
 	full := nc / nr * nr
 	for p := range kc {
 		im2colRows(b.q, b.img, p0+p, 1, j0, nc, row, nc)
-		for jr := 0; jr < full; jr += nr {
-			copy(dst[(jr/nr)*kc*nr+p*nr:][:nr], row[jr:jr+nr])
+		switch nr {
+		case 16:
+			for jr := 0; jr < full; jr += 16 {
+				copy16(dst[jr*kc+p*16:], row[jr:])
+			}
+		case 32:
+			for jr := 0; jr < full; jr += 32 {
+				d := dst[jr*kc+p*32:]
+				copy16(d, row[jr:])
+				copy16(d[16:], row[jr+16:])
+			}
+		default:
+			for jr := 0; jr < full; jr += nr {
+				copy(dst[(jr/nr)*kc*nr+p*nr:][:nr], row[jr:jr+nr])
+			}
 		}
 		if full < nc {
 			d := dst[(full/nr)*kc*nr+p*nr:][:nr]
