@@ -86,3 +86,9 @@ func fmaPeak512(iters int) int {
 	fmaPeakAVX512(iters)
 	return iters * 12 * 16 * 2
 }
+
+// gatherAVX512 is the assembly form of gatherGeneric for n a multiple of
+// 16; see Gather.
+//
+//go:noescape
+func gatherAVX512(dst, src *float32, idx *int32, n, srcLen int)

@@ -26,3 +26,5 @@ func leakyReluAVX2(dst, x *float32, slope float32, n int)            { panic("un
 func leakyReluBackwardAVX2(dx, x, dy *float32, slope float32, n int) { panic("unreachable") }
 
 func fmaPeak512(iters int) int { return 0 }
+
+func gatherAVX512(dst, src *float32, idx *int32, n, srcLen int) { panic("unreachable") }
