@@ -1,6 +1,10 @@
 package tensor
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/halo-ml/halo/asm"
+)
 
 // im2colB is the column matrix of a chunk of images seen as the right
 // operand of the blocked GEMM (matB): its panels are packed straight from
@@ -120,52 +124,53 @@ func (b im2colB) packRuns(dst []float32, p0, kc, j0, nc, nr int) {
 	buf := packRow(nc)
 	defer packRowPool.Put(buf)
 	row := (*buf)[:nc]
-	full := nc / nr * nr
 	for p := range kc {
 		im2colRows(b.q, b.img, p0+p, 1, j0, nc, row, nc)
-		switch nr {
-		case 16:
-			for jr := 0; jr < full; jr += 16 {
-				copy16(dst[jr*kc+p*16:], row[jr:])
-			}
-		case 32:
-			for jr := 0; jr < full; jr += 32 {
-				d := dst[jr*kc+p*32:]
-				copy16(d, row[jr:])
-				copy16(d[16:], row[jr+16:])
-			}
-		default:
-			for jr := 0; jr < full; jr += nr {
-				copy(dst[(jr/nr)*kc*nr+p*nr:][:nr], row[jr:jr+nr])
-			}
-		}
-		if full < nc {
-			d := dst[(full/nr)*kc*nr+p*nr:][:nr]
-			clear(d[copy(d, row[full:]):])
-		}
+		cutRow(dst, row, p, kc, nr)
 	}
 }
 
-// packTable gathers each row of the block straight into the panels.
+// packTable gathers each row of the block through the table (asm.Gather:
+// sixteen lanes at a time with AVX-512, padding as index -1), then cuts it
+// into the panels.
 func (b im2colB) packTable(dst []float32, p0, kc, j0, nc, nr int) {
+	buf := packRow(nc)
+	defer packRowPool.Put(buf)
+	row := (*buf)[:nc]
 	t := b.tab
 	kk := b.q.kh * b.q.kw
 	for p := range kc {
 		r := p0 + p
-		src := b.img[r/kk*t.plane:]
-		off := t.off[r%kk*t.cols+j0:][:nc]
-		for jr := 0; jr < nc; jr += nr {
-			d := dst[(jr/nr)*kc*nr+p*nr:][:nr]
-			o := off[jr:min(jr+nr, nc)]
-			for i, oi := range o {
-				v := float32(0)
-				if oi >= 0 {
-					v = src[oi]
-				}
-				d[i] = v
-			}
-			clear(d[len(o):])
+		asm.Gather(row, b.img[r/kk*t.plane:], t.off[r%kk*t.cols+j0:][:nc])
+		cutRow(dst, row, p, kc, nr)
+	}
+}
+
+// cutRow writes row p of a block of op(B), of len(row) columns, into its
+// place in each of the block's micro-panels of nr columns and kc rows,
+// zero-padding the last panel.
+func cutRow(dst, row []float32, p, kc, nr int) {
+	nc := len(row)
+	full := nc / nr * nr
+	switch nr {
+	case 16:
+		for jr := 0; jr < full; jr += 16 {
+			copy16(dst[jr*kc+p*16:], row[jr:])
 		}
+	case 32:
+		for jr := 0; jr < full; jr += 32 {
+			d := dst[jr*kc+p*32:]
+			copy16(d, row[jr:])
+			copy16(d[16:], row[jr+16:])
+		}
+	default:
+		for jr := 0; jr < full; jr += nr {
+			copy(dst[jr*kc+p*nr:][:nr], row[jr:jr+nr])
+		}
+	}
+	if full < nc {
+		d := dst[full*kc+p*nr:][:nr]
+		clear(d[copy(d, row[full:]):])
 	}
 }
 
@@ -182,25 +187,15 @@ func (b im2colB) packTrans(dst []float32, p0, kc, j0, nc, nr int) {
 		if cols < nr {
 			clear(panel)
 		}
-		if b.tab != nil {
-			// Gather each row of the column matrix straight into its
-			// lane of the panel.
+		if t := b.tab; t != nil {
 			kk := b.q.kh * b.q.kw
 			for c := range cols {
 				r := j0 + jr + c
-				src := b.img[r/kk*b.tab.plane:]
-				off := b.tab.off[r%kk*b.tab.cols+p0:][:kc]
-				for p, o := range off {
-					v := float32(0)
-					if o >= 0 {
-						v = src[o]
-					}
-					panel[p*nr+c] = v
-				}
+				asm.Gather(rows[c*kc:][:kc], b.img[r/kk*t.plane:], t.off[r%kk*t.cols+p0:][:kc])
 			}
-			continue
+		} else {
+			im2colRows(b.q, b.img, j0+jr, cols, p0, kc, rows, kc)
 		}
-		im2colRows(b.q, b.img, j0+jr, cols, p0, kc, rows, kc)
 		for c := range cols {
 			src := rows[c*kc:][:kc]
 			for p, v := range src {

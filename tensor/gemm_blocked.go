@@ -77,17 +77,20 @@ func (a denseA) packA(dst []float32, i0, mc, p0, kc, mr int) {
 		panel := dst[(ir/mr)*kc*mr : (ir/mr+1)*kc*mr]
 		if !a.trans {
 			// op(A)[i, p] = a[i*ld+p]: gather one value from each of mr rows.
-			if rows == mr && mr == 6 {
-				r0 := a.data[(i0+ir)*a.ld+p0:]
-				r1 := a.data[(i0+ir+1)*a.ld+p0:]
-				r2 := a.data[(i0+ir+2)*a.ld+p0:]
-				r3 := a.data[(i0+ir+3)*a.ld+p0:]
-				r4 := a.data[(i0+ir+4)*a.ld+p0:]
-				r5 := a.data[(i0+ir+5)*a.ld+p0:]
-				r0, r1, r2, r3, r4, r5 = r0[:kc], r1[:kc], r2[:kc], r3[:kc], r4[:kc], r5[:kc]
-				for p := range kc {
-					d := panel[p*mr : p*mr+mr : p*mr+mr]
-					d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+			if rows == mr && mr%6 == 0 {
+				// Six rows at a time, each read front to back.
+				for h := 0; h < mr; h += 6 {
+					first := (i0+ir+h)*a.ld + p0
+					r0 := a.data[first:][:kc]
+					r1 := a.data[first+a.ld:][:kc]
+					r2 := a.data[first+2*a.ld:][:kc]
+					r3 := a.data[first+3*a.ld:][:kc]
+					r4 := a.data[first+4*a.ld:][:kc]
+					r5 := a.data[first+5*a.ld:][:kc]
+					for p := range kc {
+						d := panel[p*mr+h : p*mr+h+6 : p*mr+h+6]
+						d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+					}
 				}
 				continue
 			}
@@ -145,30 +148,8 @@ func (b denseB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 // prefetchers do not follow, and took as long as the multiplication itself
 // on a 128x2058x3200 product.
 func (b denseB) packRows(dst []float32, p0, kc, j0, nc, nr int) {
-	full := nc / nr * nr
 	for p := range kc {
-		src := b.data[(p0+p)*b.ld+j0:][:nc]
-		d := dst[p*nr:]
-		switch nr {
-		case 16:
-			for jr := 0; jr < full; jr += 16 {
-				copy16(d[jr*kc:], src[jr:])
-			}
-		case 32:
-			for jr := 0; jr < full; jr += 32 {
-				copy16(d[jr*kc:], src[jr:])
-				copy16(d[jr*kc+16:], src[jr+16:])
-			}
-		default:
-			for jr := 0; jr < full; jr += nr {
-				copy(d[jr*kc:][:nr], src[jr:])
-			}
-		}
-		if full < nc {
-			tail := d[full*kc:][:nr]
-			copy(tail, src[full:])
-			clear(tail[nc-full:])
-		}
+		cutRow(dst, b.data[(p0+p)*b.ld+j0:][:nc], p, kc, nr)
 	}
 }
 
