@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/halo-ml/halo/asm"
 	"gonum.org/v1/gonum/blas"
@@ -144,6 +145,44 @@ func BenchmarkFMAPeak(b *testing.B) {
 				flops += peak(1 << 16)
 			}
 			b.ReportMetric(float64(flops)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkSgemmTwinVsGonum compares the pure-Go twin with gonum's Sgemm
+// (its SSE assembly unless built with -tags noasm) on one thread, side by
+// side: each iteration runs both once per shape, and the metric is the
+// ratio of their fastest times ("xgonum", gonum's time over the twin's:
+// above 1 the twin is faster), so machine noise hits both alike. Run with
+// -benchtime Nx.
+func BenchmarkSgemmTwinVsGonum(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var impl gonum.Implementation
+	for _, s := range benchShapes(5) {
+		if s.m*s.n*s.k > 1<<30 {
+			continue
+		}
+		b.Run(s.name, func(b *testing.B) {
+			a, bm, c := randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+			was := asm.SetImpl(asm.ImplGeneric)
+			defer asm.SetImpl(was)
+			withProcs(1, func() {
+				var twin, anchor time.Duration
+				for range b.N {
+					start := time.Now()
+					Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+					if d := time.Since(start); twin == 0 || d < twin {
+						twin = d
+					}
+					start = time.Now()
+					impl.Sgemm(blas.NoTrans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+					if d := time.Since(start); anchor == 0 || d < anchor {
+						anchor = d
+					}
+				}
+				b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)/twin.Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(anchor.Seconds()/twin.Seconds(), "xgonum")
+			})
 		})
 	}
 }
