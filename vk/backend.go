@@ -268,11 +268,7 @@ func (b *Backend) upload(d *Buffer, off int, src []float32) {
 		}
 		n := min(room, len(src))
 		copy(s.staging.floats(s.head, n), src[:n])
-		vkb.CmdCopyBuffer(s.cmd, s.staging.buf, d.blk.buf, 1, []vkb.BufferCopy{{
-			SrcOffset: vkb.DeviceSize(s.head),
-			DstOffset: vkb.DeviceSize(d.off + int64(off)*4),
-			Size:      vkb.DeviceSize(n * 4),
-		}})
+		cmdCopy(s.cmdPtr(), handle(s.staging.buf), handle(d.blk.buf), s.head, d.off+int64(off)*4, int64(n)*4)
 		cmdBarrier(s.cmdPtr())
 		s.head += int64(n) * 4
 		s.keep = append(s.keep, d)
@@ -317,10 +313,7 @@ func (b *Backend) download(dst []float32, src *Buffer, off int) {
 			b.readback = rb
 		}
 		s := b.begin()
-		vkb.CmdCopyBuffer(s.cmd, src.blk.buf, b.readback.buf, 1, []vkb.BufferCopy{{
-			SrcOffset: vkb.DeviceSize(src.off + int64(off)*4),
-			Size:      vkb.DeviceSize(n * 4),
-		}})
+		cmdCopy(s.cmdPtr(), handle(src.blk.buf), handle(b.readback.buf), src.off+int64(off)*4, 0, int64(n)*4)
 		cmdBarrier(s.cmdPtr())
 		s.keep = append(s.keep, src)
 		s.commands++

@@ -64,6 +64,7 @@ type instance struct {
 }
 
 func layerAvailable(name string) bool {
+	defer withoutGC()()
 	var n uint32
 	if vkb.EnumerateInstanceLayerProperties(&n, nil) != vkb.Success || n == 0 {
 		return false
@@ -84,6 +85,7 @@ func layerAvailable(name string) bool {
 // newInstance loads the loader and creates an instance without any window
 // system extension.
 func newInstance() (*instance, error) {
+	defer withoutGC()()
 	gipa, err := openLoader(loaderName)
 	if err != nil {
 		return nil, err
@@ -227,6 +229,7 @@ type device struct {
 }
 
 func (in *instance) open(i int) (*device, error) {
+	defer withoutGC()()
 	pd := in.devices[i]
 	var props vkb.PhysicalDeviceProperties
 	vkb.GetPhysicalDeviceProperties(pd, &props)

@@ -488,3 +488,62 @@ func TestPickMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectionsDuringCalls runs pipeline creation, descriptor writes,
+// staged copies and submits while another goroutine allocates garbage fast
+// enough to keep the collector running. The binding frees the C copies of
+// some arguments from a finalizer at the next collection, so a collection
+// during one of these calls used to hand the driver freed memory (random
+// pipeline flags or empty SPIR-V under the validation layer, which fails
+// the package, or a crash). The results must match the CPU's.
+func TestCollectionsDuringCalls(t *testing.T) {
+	b := testBackend(t)
+	b.forceStaging = true
+	defer func() { b.forceStaging = false }()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var sink []byte
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				sink = make([]byte, 1<<20)
+			}
+		}
+	})
+	defer func() {
+		close(stop)
+		wg.Wait()
+		_ = sink
+	}()
+	r := rand.New(rand.NewPCG(21, 22))
+	for i := range 40 {
+		// Shapes that change the GEMM's tiling and specialization make new
+		// pipelines; fresh buffers make new descriptor sets.
+		m, n, k := 3+i%7*9, 5+i%5*13, 1+i%11*7
+		g := tensor.GemmArgs{M: m, N: n, K: k, Alpha: 1, Lda: k, Ldb: n, Ldc: n, Batch: 1,
+			StrideA: m * k, StrideB: k * n, StrideC: m * n, TransB: i%2 == 1}
+		if g.TransB {
+			g.Ldb = k
+		}
+		av, bv := randSlice(r, m*k), randSlice(r, k*n)
+		want := make([]float32, m*n)
+		tensor.CPU().Gemm(g, tensor.HostBuffer(av), tensor.HostBuffer(bv), tensor.HostBuffer(want))
+		a, bb, c := b.Alloc(len(av)), b.Alloc(len(bv)), b.Alloc(m*n)
+		b.Upload(a, 0, av)
+		b.Upload(bb, 0, bv)
+		b.Gemm(g, a, bb, c)
+		got := make([]float32, m*n)
+		b.Download(got, c, 0)
+		for j := range got {
+			if d := math.Abs(float64(got[j] - want[j])); d > 1e-4*(1+math.Abs(float64(want[j]))) {
+				t.Fatalf("%+v: C[%d] = %g, CPU %g", g, j, got[j], want[j])
+			}
+		}
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -37,6 +37,138 @@ static hvkCmdPushConstants hvkPush;
 static hvkCmdDispatch hvkDispatchFn;
 static hvkCmdPipelineBarrier hvkBarrierFn;
 
+// The calls that take arrays of structs are made here rather than through
+// the binding: its array arguments live in C memory that a Go finalizer
+// frees at the next garbage collection after the conversion, which can
+// come before or during the call and hand the driver freed memory (seen as
+// random flags in vkCreateComputePipelines under the validation layer).
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_SUBMIT_INFO = 4
+	const void* pNext;
+	uint32_t waitSemaphoreCount;
+	const uint64_t* pWaitSemaphores;
+	const uint32_t* pWaitDstStageMask;
+	uint32_t commandBufferCount;
+	void* const* pCommandBuffers;
+	uint32_t signalSemaphoreCount;
+	const uint64_t* pSignalSemaphores;
+} hvkSubmitInfo;
+
+typedef struct {
+	uint64_t srcOffset, dstOffset, size;
+} hvkBufferCopy;
+
+typedef struct {
+	uint64_t buffer, offset, range;
+} hvkBufferInfo;
+
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET = 35
+	const void* pNext;
+	uint64_t dstSet;
+	uint32_t dstBinding;
+	uint32_t dstArrayElement;
+	uint32_t descriptorCount;
+	uint32_t descriptorType; // VK_DESCRIPTOR_TYPE_STORAGE_BUFFER = 7
+	const void* pImageInfo;
+	const hvkBufferInfo* pBufferInfo;
+	const void* pTexelBufferView;
+} hvkWriteSet;
+
+typedef struct {
+	uint32_t constantID;
+	uint32_t offset;
+	size_t size;
+} hvkSpecEntry;
+
+typedef struct {
+	uint32_t mapEntryCount;
+	const hvkSpecEntry* pMapEntries;
+	size_t dataSize;
+	const void* pData;
+} hvkSpecInfo;
+
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO = 18
+	const void* pNext;
+	uint32_t flags;
+	uint32_t stage; // VK_SHADER_STAGE_COMPUTE_BIT = 0x20
+	uint64_t module;
+	const char* pName;
+	const hvkSpecInfo* pSpecializationInfo;
+} hvkStageInfo;
+
+typedef struct {
+	uint32_t sType; // VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO = 29
+	const void* pNext;
+	uint32_t flags;
+	hvkStageInfo stage;
+	uint64_t layout;
+	uint64_t basePipelineHandle;
+	int32_t basePipelineIndex;
+} hvkComputeInfo;
+
+typedef int32_t (*hvkQueueSubmitFn)(void*, uint32_t, const hvkSubmitInfo*, uint64_t);
+typedef void (*hvkCmdCopyBufferFn)(void*, uint64_t, uint64_t, uint32_t, const hvkBufferCopy*);
+typedef void (*hvkUpdateSetsFn)(void*, uint32_t, const hvkWriteSet*, uint32_t, const void*);
+typedef int32_t (*hvkCreateComputeFn)(void*, uint64_t, uint32_t, const hvkComputeInfo*, const void*, uint64_t*);
+
+static hvkQueueSubmitFn hvkQueueSubmitPtr;
+static hvkCmdCopyBufferFn hvkCopyPtr;
+static hvkUpdateSetsFn hvkUpdateSetsPtr;
+static hvkCreateComputeFn hvkCreateComputePtr;
+
+// hvkSubmit submits one command buffer, signalling fence when done.
+static int32_t hvkSubmit(void* queue, void* cmd, uint64_t fence) {
+	hvkSubmitInfo si = {4, NULL, 0, NULL, NULL, 1, &cmd, 0, NULL};
+	return hvkQueueSubmitPtr(queue, 1, &si, fence);
+}
+
+// hvkCopy records one buffer-to-buffer copy.
+static void hvkCopy(void* cmd, uint64_t src, uint64_t dst, uint64_t srcOff, uint64_t dstOff, uint64_t size) {
+	hvkBufferCopy r = {srcOff, dstOff, size};
+	hvkCopyPtr(cmd, src, dst, 1, &r);
+}
+
+#define HVK_MAX_BINDINGS 16
+#define HVK_MAX_SPEC 32
+
+// hvkBindBuffers points bindings 0..n-1 of set at the whole of buffers[i].
+static int hvkBindBuffers(void* device, uint64_t set, const uint64_t* buffers, uint32_t n) {
+	if (n > HVK_MAX_BINDINGS) {
+		return 1;
+	}
+	hvkBufferInfo info[HVK_MAX_BINDINGS];
+	hvkWriteSet w[HVK_MAX_BINDINGS];
+	for (uint32_t i = 0; i < n; i++) {
+		hvkBufferInfo bi = {buffers[i], 0, ~(uint64_t)0};
+		info[i] = bi;
+		hvkWriteSet ws = {35, NULL, set, i, 0, 1, 7, NULL, &info[i], NULL};
+		w[i] = ws;
+	}
+	hvkUpdateSetsPtr(device, n, w, 0, NULL);
+	return 0;
+}
+
+// hvkCreatePipeline makes a compute pipeline from module's "main" with
+// nspec 32-bit specialization constants (IDs 0..nspec-1).
+static int32_t hvkCreatePipeline(void* device, uint64_t module, uint64_t layout,
+		const uint32_t* spec, uint32_t nspec, uint64_t* out) {
+	if (nspec > HVK_MAX_SPEC) {
+		return -13; // VK_ERROR_UNKNOWN
+	}
+	uint32_t data[HVK_MAX_SPEC];
+	hvkSpecEntry entries[HVK_MAX_SPEC];
+	for (uint32_t i = 0; i < nspec; i++) {
+		data[i] = spec[i];
+		hvkSpecEntry e = {i, 4 * i, 4};
+		entries[i] = e;
+	}
+	hvkSpecInfo si = {nspec, entries, 4 * (size_t)nspec, data};
+	hvkComputeInfo ci = {29, NULL, 0, {18, NULL, 0, 0x20, module, "main", nspec > 0 ? &si : NULL}, layout, 0, -1};
+	return hvkCreateComputePtr(device, 0, 1, &ci, NULL, out);
+}
+
 // hvkOpen loads the Vulkan loader library; 0 on success. A failure
 // leaves an earlier successful load in place.
 static int hvkOpen(const char* name) {
@@ -72,7 +204,12 @@ static int hvkLoadDevice(void* instance, void* device) {
 	hvkPush = (hvkCmdPushConstants)gdpa(device, "vkCmdPushConstants");
 	hvkDispatchFn = (hvkCmdDispatch)gdpa(device, "vkCmdDispatch");
 	hvkBarrierFn = (hvkCmdPipelineBarrier)gdpa(device, "vkCmdPipelineBarrier");
-	if (!hvkBindPipeline || !hvkBindSets || !hvkPush || !hvkDispatchFn || !hvkBarrierFn) {
+	hvkQueueSubmitPtr = (hvkQueueSubmitFn)gdpa(device, "vkQueueSubmit");
+	hvkCopyPtr = (hvkCmdCopyBufferFn)gdpa(device, "vkCmdCopyBuffer");
+	hvkUpdateSetsPtr = (hvkUpdateSetsFn)gdpa(device, "vkUpdateDescriptorSets");
+	hvkCreateComputePtr = (hvkCreateComputeFn)gdpa(device, "vkCreateComputePipelines");
+	if (!hvkBindPipeline || !hvkBindSets || !hvkPush || !hvkDispatchFn || !hvkBarrierFn ||
+			!hvkQueueSubmitPtr || !hvkCopyPtr || !hvkUpdateSetsPtr || !hvkCreateComputePtr) {
 		return 2;
 	}
 	return 0;
@@ -199,7 +336,11 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"sync"
 	"unsafe"
+
+	vkb "github.com/vulkan-go/vulkan"
 )
 
 // loaderName is the Vulkan loader's run-time library. The unversioned
@@ -233,6 +374,36 @@ func installMessenger(instance unsafe.Pointer) error {
 	return nil
 }
 
+// gcOff counts the callers of withoutGC.
+var gcOff struct {
+	sync.Mutex
+	n, old int
+}
+
+// withoutGC keeps the garbage collector from running until the returned
+// function is called. The binding converts some struct arguments (string
+// lists, queue and binding descriptions) into C memory that a finalizer
+// frees at the next collection, which can come before the C call has read
+// it; the set-up calls that take such arguments run with collection off.
+// The hot path (submits, copies, descriptor writes, pipeline creation)
+// bypasses the binding instead; see the C helpers above.
+func withoutGC() (restore func()) {
+	gcOff.Lock()
+	if gcOff.n == 0 {
+		gcOff.old = debug.SetGCPercent(-1) // returns with no collection running
+	}
+	gcOff.n++
+	gcOff.Unlock()
+	return func() {
+		gcOff.Lock()
+		gcOff.n--
+		if gcOff.n == 0 {
+			debug.SetGCPercent(gcOff.old)
+		}
+		gcOff.Unlock()
+	}
+}
+
 // ValidationErrors is the number of errors the Khronos validation layer has
 // reported since the process started (0 unless HALO_VK_VALIDATE=1).
 func ValidationErrors() int64 { return int64(C.hvkErrors()) }
@@ -243,6 +414,42 @@ func cmdDispatch(cmd unsafe.Pointer, pipeline, layout, set uint64, push unsafe.P
 }
 
 func cmdBarrier(cmd unsafe.Pointer) { C.hvkBarrier(cmd) }
+
+// queueSubmit submits the command buffer cmd to queue, signalling fence.
+func queueSubmit(queue, cmd unsafe.Pointer, fence uint64) vkb.Result {
+	return vkb.Result(C.hvkSubmit(queue, cmd, C.uint64_t(fence)))
+}
+
+// cmdCopy records a copy of size bytes from src at srcOff to dst at dstOff.
+func cmdCopy(cmd unsafe.Pointer, src, dst uint64, srcOff, dstOff, size int64) {
+	C.hvkCopy(cmd, C.uint64_t(src), C.uint64_t(dst), C.uint64_t(srcOff), C.uint64_t(dstOff), C.uint64_t(size))
+}
+
+// bindBuffers points bindings 0..len(buffers)-1 of set at whole buffers.
+func bindBuffers(device unsafe.Pointer, set uint64, buffers []uint64) error {
+	if len(buffers) == 0 {
+		return nil
+	}
+	if C.hvkBindBuffers(device, C.uint64_t(set), (*C.uint64_t)(unsafe.Pointer(&buffers[0])), C.uint32_t(len(buffers))) != 0 {
+		return fmt.Errorf("vk: %d bindings in one set, at most %d", len(buffers), C.HVK_MAX_BINDINGS)
+	}
+	return nil
+}
+
+// createPipeline makes a compute pipeline from the entry point "main" of
+// module, with the 32-bit specialization constants spec (IDs 0, 1, ...).
+func createPipeline(device unsafe.Pointer, module, layout uint64, spec []uint32) (uint64, vkb.Result) {
+	if len(spec) > C.HVK_MAX_SPEC {
+		return 0, vkb.ErrorInitializationFailed
+	}
+	var sp *C.uint32_t
+	if len(spec) > 0 {
+		sp = (*C.uint32_t)(unsafe.Pointer(&spec[0]))
+	}
+	var out C.uint64_t
+	r := C.hvkCreatePipeline(device, C.uint64_t(module), C.uint64_t(layout), sp, C.uint32_t(len(spec)), &out)
+	return uint64(out), vkb.Result(r)
+}
 
 // props2 returns the subgroup size and device UUID of a Vulkan 1.1
 // device, through vkGetPhysicalDeviceProperties2.

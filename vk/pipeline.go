@@ -59,7 +59,15 @@ func handle[T any](h T) uint64 {
 	return uint64(uintptr(*(*unsafe.Pointer)(unsafe.Pointer(&h))))
 }
 
+// fromHandle is the inverse of handle.
+func fromHandle[T any](h uint64) T {
+	var v T
+	*(*uint64)(unsafe.Pointer(&v)) = h
+	return v
+}
+
 func (b *Backend) layoutFor(n int) (*layout, error) {
+	defer withoutGC()()
 	if l := b.layouts[n]; l != nil {
 		return l, nil
 	}
@@ -113,7 +121,12 @@ func (b *Backend) module(name string) (vkb.ShaderModule, int, error) {
 	if m, ok := b.modules[name]; ok {
 		return m, push, nil
 	}
-	code := make([]uint32, len(raw)/4)
+	defer withoutGC()()
+	// The code goes to C memory: the binding hands the driver a pointer to
+	// the slice's data, which a Go slice would not keep alive during the call.
+	mem := cBytes(raw)
+	defer cFree(mem)
+	code := unsafe.Slice((*uint32)(mem), len(raw)/4)
 	for i := range code {
 		code[i] = binary.LittleEndian.Uint32(raw[4*i:])
 	}
@@ -143,41 +156,11 @@ func (b *Backend) pipelineFor(k kernel) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	var spec []vkb.SpecializationInfo
-	var data unsafe.Pointer
-	if len(k.spec) > 0 {
-		raw := make([]byte, 4*len(k.spec))
-		entries := make([]vkb.SpecializationMapEntry, len(k.spec))
-		for i, v := range k.spec {
-			binary.LittleEndian.PutUint32(raw[4*i:], v)
-			entries[i] = vkb.SpecializationMapEntry{ConstantID: uint32(i), Offset: uint32(4 * i), Size: 4}
-		}
-		data = cBytes(raw)
-		defer cFree(data)
-		spec = []vkb.SpecializationInfo{{
-			MapEntryCount: uint32(len(entries)),
-			PMapEntries:   entries,
-			DataSize:      uint(len(raw)),
-			PData:         data,
-		}}
-	}
-	pipes := make([]vkb.Pipeline, 1)
-	info := []vkb.ComputePipelineCreateInfo{{
-		SType: vkb.StructureTypeComputePipelineCreateInfo,
-		Stage: vkb.PipelineShaderStageCreateInfo{
-			SType:               vkb.StructureTypePipelineShaderStageCreateInfo,
-			Stage:               vkb.ShaderStageComputeBit,
-			Module:              m,
-			PName:               cstr("main"),
-			PSpecializationInfo: spec,
-		},
-		Layout:            l.pipe,
-		BasePipelineIndex: -1,
-	}}
-	if err := vkErr("vkCreateComputePipelines "+key, vkb.CreateComputePipelines(b.d.dev, nil, 1, info, nil, pipes)); err != nil {
+	pipe, r := createPipeline(unsafe.Pointer(b.d.dev), handle(m), handle(l.pipe), k.spec)
+	if err := vkErr("vkCreateComputePipelines "+key, r); err != nil {
 		return nil, err
 	}
-	p := &pipeline{pipe: pipes[0], layout: l, pushBytes: push}
+	p := &pipeline{pipe: fromHandle[vkb.Pipeline](pipe), layout: l, pushBytes: push}
 	b.pipelines[key] = p
 	return p, nil
 }
@@ -199,6 +182,7 @@ func (b *Backend) descriptorSet(l *layout, bufs []*Buffer) (vkb.DescriptorSet, e
 	if s, ok := b.sets[key]; ok {
 		return s, nil
 	}
+	defer withoutGC()() // new sets are rare: once per combination of blocks
 	var set vkb.DescriptorSet
 	for attempt := 0; ; attempt++ {
 		if b.descPool == nil {
@@ -227,18 +211,13 @@ func (b *Backend) descriptorSet(l *layout, bufs []*Buffer) (vkb.DescriptorSet, e
 		}
 		b.descPool = nil // full: the next pool takes over, sets already made stay valid
 	}
-	writes := make([]vkb.WriteDescriptorSet, len(bufs))
+	handles := make([]uint64, len(bufs))
 	for i, x := range bufs {
-		writes[i] = vkb.WriteDescriptorSet{
-			SType:           vkb.StructureTypeWriteDescriptorSet,
-			DstSet:          set,
-			DstBinding:      uint32(i),
-			DescriptorCount: 1,
-			DescriptorType:  vkb.DescriptorTypeStorageBuffer,
-			PBufferInfo:     []vkb.DescriptorBufferInfo{{Buffer: x.blk.buf, Range: vkb.DeviceSize(vkb.WholeSize)}},
-		}
+		handles[i] = handle(x.blk.buf)
 	}
-	vkb.UpdateDescriptorSets(b.d.dev, uint32(len(writes)), writes, 0, nil)
+	if err := bindBuffers(unsafe.Pointer(b.d.dev), handle(set), handles); err != nil {
+		return nil, err
+	}
 	b.sets[key] = set
 	return set, nil
 }

@@ -70,11 +70,7 @@ func (b *Backend) submit() {
 	}
 	b.check(vkErr("vkEndCommandBuffer", vkb.EndCommandBuffer(s.cmd)))
 	s.recording = false
-	b.check(vkErr("vkQueueSubmit", vkb.QueueSubmit(b.d.queue, 1, []vkb.SubmitInfo{{
-		SType:              vkb.StructureTypeSubmitInfo,
-		CommandBufferCount: 1,
-		PCommandBuffers:    []vkb.CommandBuffer{s.cmd},
-	}}, s.fence)))
+	b.check(vkErr("vkQueueSubmit", queueSubmit(unsafe.Pointer(b.d.queue), s.cmdPtr(), handle(s.fence))))
 	s.pending = true
 	b.cur = 1 - b.cur
 }
@@ -246,11 +242,7 @@ func (q *Sequence) Run() {
 	if s := b.slots[b.cur]; s.recording && s.commands > 0 {
 		b.submit()
 	}
-	b.check(vkErr("vkQueueSubmit", vkb.QueueSubmit(b.d.queue, 1, []vkb.SubmitInfo{{
-		SType:              vkb.StructureTypeSubmitInfo,
-		CommandBufferCount: 1,
-		PCommandBuffers:    []vkb.CommandBuffer{q.cmd},
-	}}, q.fence)))
+	b.check(vkErr("vkQueueSubmit", queueSubmit(unsafe.Pointer(b.d.queue), unsafe.Pointer(q.cmd), handle(q.fence))))
 	q.pending = true
 	b.running = append(b.running, q)
 }
