@@ -246,17 +246,12 @@ func (cpuBackend) BatchNorm(a BatchNormArgs, x, gamma, beta, runMean, runVar, sa
 			if a.Training {
 				var s float64
 				for n := range a.N {
-					for _, v := range xs[(n*a.C+c)*a.HW:][:a.HW] {
-						s += float64(v)
-					}
+					s += sum64(xs[(n*a.C+c)*a.HW:][:a.HW])
 				}
 				mean = s / float64(m)
 				var ss float64
 				for n := range a.N {
-					for _, v := range xs[(n*a.C+c)*a.HW:][:a.HW] {
-						d := float64(v) - mean
-						ss += d * d
-					}
+					ss += sumSquaredDev64(xs[(n*a.C+c)*a.HW:][:a.HW], mean)
 				}
 				variance := ss / float64(m)
 				invStd = 1 / math.Sqrt(variance+float64(a.Eps))
@@ -268,16 +263,76 @@ func (cpuBackend) BatchNorm(a BatchNormArgs, x, gamma, beta, runMean, runVar, sa
 				invStd = 1 / math.Sqrt(float64(rv[c])+float64(a.Eps))
 			}
 			sm[c], si[c] = float32(mean), float32(invStd)
-			scale := float64(g[c]) * invStd
-			shift := float64(b[c]) - mean*scale
+			// y = (x - mean)*scale + beta, element by element in float32:
+			// the statistics above are float64 sums.
+			mean32, scale, shift := float32(mean), float32(float64(g[c])*invStd), b[c]
 			for n := range a.N {
 				off := (n*a.C + c) * a.HW
+				dst := ys[off : off+a.HW]
 				for i, v := range xs[off : off+a.HW] {
-					ys[off+i] = float32(float64(v)*scale + shift)
+					dst[i] = (v-mean32)*scale + shift
 				}
 			}
 		}
 	})
+}
+
+// sum64 is the sum of s in float64, over four independent accumulators so
+// the additions overlap rather than wait on each other.
+func sum64(s []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		v := s[i : i+4 : i+4]
+		s0 += float64(v[0])
+		s1 += float64(v[1])
+		s2 += float64(v[2])
+		s3 += float64(v[3])
+	}
+	for ; i < len(s); i++ {
+		s0 += float64(s[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sumSquaredDev64 is the sum of (s[i]-mean)^2 in float64, as sum64.
+func sumSquaredDev64(s []float32, mean float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		v := s[i : i+4 : i+4]
+		d0, d1, d2, d3 := float64(v[0])-mean, float64(v[1])-mean, float64(v[2])-mean, float64(v[3])-mean
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(s); i++ {
+		d := float64(s[i]) - mean
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sumsDyXhat returns the sums of dy and of dy*(x-mean)*invStd in float64,
+// as sum64.
+func sumsDyXhat(x, dy []float32, mean, invStd float64) (sdy, sdyx float64) {
+	dy = dy[:len(x)]
+	var a0, a1, b0, b1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		d0, d1 := float64(dy[i]), float64(dy[i+1])
+		a0 += d0
+		a1 += d1
+		b0 += d0 * (float64(x[i]) - mean)
+		b1 += d1 * (float64(x[i+1]) - mean)
+	}
+	for ; i < len(x); i++ {
+		d := float64(dy[i])
+		a0 += d
+		b0 += d * (float64(x[i]) - mean)
+	}
+	return a0 + a1, (b0 + b1) * invStd
 }
 
 func (cpuBackend) BatchNormBackward(a BatchNormArgs, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta Buffer) {
@@ -294,11 +349,9 @@ func (cpuBackend) BatchNormBackward(a BatchNormArgs, x, dy, gamma, saveMean, sav
 			var sdy, sdyx float64
 			for n := range a.N {
 				off := (n*a.C + c) * a.HW
-				for i, v := range xs[off : off+a.HW] {
-					d := float64(dys[off+i])
-					sdy += d
-					sdyx += d * (float64(v) - mean) * invStd
-				}
+				y, yx := sumsDyXhat(xs[off:off+a.HW], dys[off:off+a.HW], mean, invStd)
+				sdy += y
+				sdyx += yx
 			}
 			if dg != nil {
 				dg[c] = float32(sdyx)
@@ -306,16 +359,22 @@ func (cpuBackend) BatchNormBackward(a BatchNormArgs, x, dy, gamma, saveMean, sav
 			if db != nil {
 				db[c] = float32(sdy)
 			}
-			k := float64(g[c]) * invStd
+			// dx = k*(dy - sdy/m - xhat*sdyx/m) with xhat = (x - mean)*invStd,
+			// element by element in float32 (k*dy alone when evaluating).
+			k := float32(float64(g[c]) * invStd)
+			mean32, inv32 := float32(mean), float32(invStd)
+			mdy, mdyx := float32(sdy/m), float32(sdyx/m)
 			for n := range a.N {
 				off := (n*a.C + c) * a.HW
-				for i, v := range xs[off : off+a.HW] {
-					d := float64(dys[off+i])
-					if a.Training {
-						xhat := (float64(v) - mean) * invStd
-						d = d - sdy/m - xhat*sdyx/m
+				dst, d := dxs[off:off+a.HW], dys[off:off+a.HW]
+				if !a.Training {
+					for i, v := range d {
+						dst[i] = k * v
 					}
-					dxs[off+i] = float32(k * d)
+					continue
+				}
+				for i, v := range xs[off : off+a.HW] {
+					dst[i] = k * (d[i] - mdy - (v-mean32)*inv32*mdyx)
 				}
 			}
 		}
