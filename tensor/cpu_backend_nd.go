@@ -263,14 +263,15 @@ func (cpuBackend) BatchNorm(a BatchNormArgs, x, gamma, beta, runMean, runVar, sa
 				invStd = 1 / math.Sqrt(float64(rv[c])+float64(a.Eps))
 			}
 			sm[c], si[c] = float32(mean), float32(invStd)
-			// y = (x - mean)*scale + beta, element by element in float32:
-			// the statistics above are float64 sums.
-			mean32, scale, shift := float32(mean), float32(float64(g[c])*invStd), b[c]
+			// Element by element in float64 too: a channel whose spread is
+			// tiny against its mean loses its digits in float32 x - mean.
+			scale := float64(g[c]) * invStd
+			shift := float64(b[c]) - mean*scale
 			for n := range a.N {
 				off := (n*a.C + c) * a.HW
 				dst := ys[off : off+a.HW]
 				for i, v := range xs[off : off+a.HW] {
-					dst[i] = (v-mean32)*scale + shift
+					dst[i] = float32(float64(v)*scale + shift)
 				}
 			}
 		}
@@ -359,22 +360,21 @@ func (cpuBackend) BatchNormBackward(a BatchNormArgs, x, dy, gamma, saveMean, sav
 			if db != nil {
 				db[c] = float32(sdy)
 			}
-			// dx = k*(dy - sdy/m - xhat*sdyx/m) with xhat = (x - mean)*invStd,
-			// element by element in float32 (k*dy alone when evaluating).
-			k := float32(float64(g[c]) * invStd)
-			mean32, inv32 := float32(mean), float32(invStd)
-			mdy, mdyx := float32(sdy/m), float32(sdyx/m)
+			// dx = k*(dy - sdy/m - xhat*sdyx/m) with xhat = (x - mean)*invStd
+			// (k*dy alone when evaluating), in float64 as the forward pass.
+			k := float64(g[c]) * invStd
+			mdy, mdyx := sdy/m, sdyx/m*invStd
 			for n := range a.N {
 				off := (n*a.C + c) * a.HW
 				dst, d := dxs[off:off+a.HW], dys[off:off+a.HW]
 				if !a.Training {
 					for i, v := range d {
-						dst[i] = k * v
+						dst[i] = float32(k * float64(v))
 					}
 					continue
 				}
 				for i, v := range xs[off : off+a.HW] {
-					dst[i] = k * (d[i] - mdy - (v-mean32)*inv32*mdyx)
+					dst[i] = float32(k * (float64(d[i]) - mdy - (float64(v)-mean)*mdyx))
 				}
 			}
 		}
