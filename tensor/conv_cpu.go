@@ -110,16 +110,7 @@ func convParallel(n, per int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for i := range parts {
-		lo, hi := n*i/parts, n*(i+1)/parts
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
+	runParts(parts, func(i int) { f(n*i/parts, n*(i+1)/parts) })
 }
 
 // im2colPar is im2colRows split over goroutines by rows.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 
 	"github.com/halo-ml/halo/asm"
 )
@@ -128,13 +127,7 @@ func parallelFor(n, parts int, f func(lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	for p := range parts - 1 {
-		lo, hi := p*n/parts, (p+1)*n/parts
-		wg.Go(func() { f(lo, hi) })
-	}
-	f((parts-1)*n/parts, n)
-	wg.Wait()
+	runParts(parts, func(p int) { f(p*n/parts, (p+1)*n/parts) })
 }
 
 // elementwiseGrain is the length below which elementwise kernels stay on one

@@ -188,9 +188,10 @@ func getBuffers(bs gemmBlocks) *gemmBuffers {
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// parallelFlops is the work (m*n*k, about 160^3) below which one goroutine
-// does it all: waking another costs more than it saves.
-var parallelFlops = 1 << 22 // a variable so tests can force splits of small shapes
+// parallelFlops is the work (m*n*k, about 100^3) below which one goroutine
+// does it all: handing a part to a worker costs more than it saves. (With a
+// goroutine started per call it was 160^3; see runParts.)
+var parallelFlops = 1 << 20 // a variable so tests can force splits of small shapes
 
 // sgemm is Sgemm without the argument checks.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
@@ -229,20 +230,17 @@ func gemm(m, n, k int, alpha float32, a matA, b matB, beta float32, c []float32,
 		gemmSerial(bs, 0, m, 0, n, k, alpha, a, b, beta, c, ldc)
 		return
 	}
-	var wg sync.WaitGroup
-	for t := range threads {
+	runParts(threads, func(t int) {
 		i0, i1, j0, j1 := 0, m, 0, n
 		if byColumns {
 			j0, j1 = min(n, t*tilesN/threads*nr), min(n, (t+1)*tilesN/threads*nr)
 		} else {
 			i0, i1 = min(m, t*tilesM/threads*mr), min(m, (t+1)*tilesM/threads*mr)
 		}
-		if i0 == i1 || j0 == j1 {
-			continue
+		if i0 < i1 && j0 < j1 {
+			gemmSerial(bs, i0, i1, j0, j1, k, alpha, a, b, beta, c, ldc)
 		}
-		wg.Go(func() { gemmSerial(bs, i0, i1, j0, j1, k, alpha, a, b, beta, c, ldc) })
-	}
-	wg.Wait()
+	})
 }
 
 // gemmSerial runs the BLIS loop nest for the block C[i0:i1, j0:j1].
