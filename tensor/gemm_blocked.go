@@ -188,10 +188,11 @@ func getBuffers(bs gemmBlocks) *gemmBuffers {
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// parallelFlops is the work (m*n*k, about 100^3) below which one goroutine
-// does it all: handing a part to a worker costs more than it saves. (With a
-// goroutine started per call it was 160^3; see runParts.)
-var parallelFlops = 1 << 20 // a variable so tests can force splits of small shapes
+// parallelFlops is the work (m*n*k, about 160^3) below which one goroutine
+// does it all: a worker that has gone to sleep takes longer to wake than it
+// would save. (Back-to-back benchmarks, which keep the workers awake, gain
+// from splitting down to 100^3; the demo's training did not.)
+var parallelFlops = 1 << 22 // a variable so tests can force splits of small shapes
 
 // sgemm is Sgemm without the argument checks.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
