@@ -104,6 +104,22 @@ func (a denseA) packA(dst []float32, i0, mc, p0, kc, mr int) {
 			continue
 		}
 		// op(A)[i, p] = a[p*ld+i]: mr contiguous values per column p.
+		if rows == mr {
+			// As 16-byte moves: copy would call memmove for each 24 or 48
+			// bytes, which took 9% of a Conv2d's input gradient.
+			for p := range kc {
+				src := a.data[(p0+p)*a.ld+i0+ir:][:mr]
+				d := panel[p*mr : p*mr+mr]
+				h := 0
+				for ; h+4 <= mr; h += 4 {
+					*(*[4]float32)(d[h:]) = *(*[4]float32)(src[h:])
+				}
+				for ; h < mr; h++ {
+					d[h] = src[h]
+				}
+			}
+			continue
+		}
 		for p := range kc {
 			src := a.data[(p0+p)*a.ld+i0+ir:][:rows]
 			d := panel[p*mr : p*mr+mr]
