@@ -91,3 +91,23 @@ func BenchmarkVec(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTranspose times Transpose of 32 rows of 256 values into a panel
+// of 32 columns, the transposed GEMM packing's shape, per kernel family.
+// The metric is nanoseconds per element.
+func BenchmarkTranspose(b *testing.B) {
+	const m, n = 32, 256
+	for _, impl := range Impls() {
+		b.Run("impl="+impl, func(b *testing.B) {
+			was := SetImpl(impl)
+			defer SetImpl(was)
+			r := rand.New(rand.NewPCG(1, 1))
+			src, dst := make([]float32, m*n), make([]float32, n*m)
+			randSlice(r, src)
+			for i := 0; i < b.N; i++ {
+				Transpose(m, n, src, n, dst, m)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(m*n), "ns/element")
+		})
+	}
+}

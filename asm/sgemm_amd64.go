@@ -92,3 +92,8 @@ func fmaPeak512(iters int) int {
 //
 //go:noescape
 func gatherAVX512(dst, src *float32, idx *int32, n, srcLen int)
+
+// transpose16AVX512 transposes blocks 16 x 16 blocks; see Transpose.
+//
+//go:noescape
+func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, blocks int)

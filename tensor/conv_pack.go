@@ -196,11 +196,6 @@ func (b im2colB) packTrans(dst []float32, p0, kc, j0, nc, nr int) {
 		} else {
 			im2colRows(b.q, b.img, j0+jr, cols, p0, kc, rows, kc)
 		}
-		for c := range cols {
-			src := rows[c*kc:][:kc]
-			for p, v := range src {
-				panel[p*nr+c] = v
-			}
-		}
+		asm.Transpose(cols, kc, rows, kc, panel, nr)
 	}
 }

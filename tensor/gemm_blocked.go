@@ -144,16 +144,11 @@ func (b denseB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		panel := dst[(jr/nr)*kc*nr : (jr/nr+1)*kc*nr]
-		// op(B)[p, j] = b[j*ld+p]: scatter each of nr rows of B down a column.
+		// op(B)[p, j] = b[j*ld+p]: the panel is nr rows of B transposed.
 		if cols < nr {
 			clear(panel)
 		}
-		for c := range cols {
-			row := b.data[(j0+jr+c)*b.ld+p0:][:kc]
-			for p, v := range row {
-				panel[p*nr+c] = v
-			}
-		}
+		asm.Transpose(cols, kc, b.data[(j0+jr)*b.ld+p0:], b.ld, panel, nr)
 	}
 }
 
