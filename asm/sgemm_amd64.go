@@ -97,3 +97,10 @@ func gatherAVX512(dst, src *float32, idx *int32, n, srcLen int)
 //
 //go:noescape
 func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
+
+// scatterAddAVX512 is the assembly form of scatterAddGeneric for n a
+// multiple of 16, up to the first vector with a repeated index; see
+// ScatterAdd.
+//
+//go:noescape
+func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int) (done int)

@@ -32,3 +32,5 @@ func gatherAVX512(dst, src *float32, idx *int32, n, srcLen int) { panic("unreach
 func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, blocks int) {
 	panic("unreachable")
 }
+
+func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int) int { panic("unreachable") }
