@@ -63,3 +63,58 @@ func TestGatherNeedsEnoughIndices(t *testing.T) {
 	}()
 	Gather(make([]float32, 4), make([]float32, 4), make([]int32, 3))
 }
+
+// TestGatherPanelsMatchesDefinition checks GatherPanels in every kernel
+// family: each run of nr values lands at its panel's row, padding and
+// out-of-range indices give 0, and the gaps between runs stay untouched.
+func TestGatherPanelsMatchesDefinition(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(11, 12))
+		src := make([]float32, 500)
+		for i := range src {
+			src[i] = float32(i) + 0.5
+		}
+		for _, nr := range []int{1, 5, 16, 32, 48} {
+			for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 64, 100, 161} {
+				stride := nr + r.IntN(40)
+				idx := make([]int32, n)
+				for i := range idx {
+					switch r.IntN(8) {
+					case 0:
+						idx[i] = -1
+					case 1:
+						idx[i] = int32(len(src)) + int32(r.IntN(3))
+					default:
+						idx[i] = int32(r.IntN(len(src)))
+					}
+				}
+				dlen := 0
+				if n > 0 {
+					dlen = (n-1)/nr*stride + (n-1)%nr + 1
+				}
+				dst, intact := guarded(dlen, r.IntN(8))
+				GatherPanels(dst, nr, stride, src, idx)
+				if !intact() {
+					t.Fatalf("nr=%d n=%d: wrote outside dst", nr, n)
+				}
+				written := make([]bool, dlen)
+				for i, o := range idx {
+					at := i/nr*stride + i%nr
+					written[at] = true
+					want := float32(0)
+					if o >= 0 && int(o) < len(src) {
+						want = src[o]
+					}
+					if !same(dst[at], want) {
+						t.Fatalf("nr=%d n=%d stride=%d: value %d (index %d) = %g, want %g", nr, n, stride, i, o, dst[at], want)
+					}
+				}
+				for i, w := range written {
+					if !w && !math.IsNaN(float64(dst[i])) {
+						t.Fatalf("nr=%d n=%d stride=%d: wrote dst[%d] between runs", nr, n, stride, i)
+					}
+				}
+			}
+		}
+	})
+}

@@ -104,3 +104,9 @@ func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
 //
 //go:noescape
 func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int) (done int)
+
+// gatherPanelsAVX512 is the assembly form of GatherPanels for whole panels
+// of nr values, nr a multiple of 16.
+//
+//go:noescape
+func gatherPanelsAVX512(dst, src *float32, idx *int32, panels, nr, stride, srcLen int)

@@ -125,19 +125,25 @@ func (b im2colB) packRuns(dst []float32, p0, kc, j0, nc, nr int) {
 	}
 }
 
-// packTable gathers each row of the block through the table (asm.Gather:
-// sixteen lanes at a time with AVX-512, padding as index -1), then cuts it
-// into the panels.
+// packTable gathers each row of the block through the table straight into
+// its place in the panels (asm.GatherPanels: sixteen lanes at a time with
+// AVX-512, padding as index -1), zero-padding the last panel.
 func (b im2colB) packTable(dst []float32, p0, kc, j0, nc, nr int) {
-	buf := packRow(nc)
-	defer packRowPool.Put(buf)
-	row := (*buf)[:nc]
 	t := b.tab
 	kk := b.q.kh * b.q.kw
+	full := nc / nr * nr
 	for p := range kc {
 		r := p0 + p
-		asm.Gather(row, b.img[r/kk*t.plane:], t.off[r%kk*t.cols+j0:][:nc])
-		cutRow(dst, row, p, kc, nr)
+		src := b.img[r/kk*t.plane:]
+		off := t.off[r%kk*t.cols+j0:][:nc]
+		if full > 0 {
+			asm.GatherPanels(dst[p*nr:], nr, kc*nr, src, off[:full])
+		}
+		if full < nc {
+			d := dst[full*kc+p*nr:][:nr]
+			asm.Gather(d[:nc-full], src, off[full:])
+			clear(d[nc-full:])
+		}
 	}
 }
 
