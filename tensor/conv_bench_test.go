@@ -200,6 +200,7 @@ func BenchmarkConvPlans(b *testing.B) {
 		{"no-table", func() { convTableMaxW = 0 }},
 		{"all-table", func() { convRunsMinW = 1 << 30 }},
 		{"block=256K", func() { convBlockFloats = 1 << 18 }},
+		{"chunks-in-turn", func() { convChunkWorkers = false }},
 	}
 	for _, l := range haloConvLayers() {
 		if l.arch == "sprites" && l.g.ColCols()/l.g.N > 64 {
@@ -221,7 +222,7 @@ func BenchmarkConvPlans(b *testing.B) {
 		fillBench(w, 2)
 		fillBench(dy, 4)
 		b.Run(l.arch+"/"+l.name, func(b *testing.B) {
-			oldCols, oldBlock, oldFused, oldTab, oldRuns := convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW
+			oldCols, oldBlock, oldFused, oldTab, oldRuns, oldWorkers := convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW, convChunkWorkers
 			best := make([]time.Duration, len(variants))
 			for range b.N {
 				for i, v := range variants {
@@ -236,6 +237,7 @@ func BenchmarkConvPlans(b *testing.B) {
 						best[i] = d
 					}
 					convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW = oldCols, oldBlock, oldFused, oldTab, oldRuns
+					convChunkWorkers = oldWorkers
 				}
 			}
 			b.ReportMetric(l.flops(true)/best[0].Seconds()/1e9, "GFLOP/s")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/halo-ml/halo/asm"
 )
 
 // Tuning of the convolution driver.
@@ -25,6 +27,8 @@ var (
 	// (im2colB) where the column matrix is a right operand; when false the
 	// column matrix is built a block at a time and multiplied by Sgemm.
 	convFused = true
+	// convChunkWorkers deals a Conv2d's chunks out to the threads (plan).
+	convChunkWorkers = true
 	// convTableMaxW is the widest column-side row for which a colTable is
 	// built. The transposed packing of a weight gradient, whose rows are
 	// interleaved element by element, uses it whenever there is one.
@@ -36,14 +40,22 @@ var (
 )
 
 // convPlan is how a batch is cut: nb images per chunk, kc column-matrix
-// rows per block.
+// rows per block, and the chunks dealt out to workers threads.
 type convPlan struct {
-	nb, kc int
-	per    int // column-side positions per image
-	rows   int // rows of the column matrix
-	cc     int // column-side channels
+	nb, kc  int
+	per     int // column-side positions per image
+	rows    int // rows of the column matrix
+	cc      int // column-side channels
+	workers int
 }
 
+// plan cuts the batch for the current GOMAXPROCS. A Conv2d whose batch
+// makes at least one chunk per thread deals the chunks out to the threads,
+// each running its chunks' GEMMs and copies alone (on images of its own, so
+// nothing is shared but the weights and, summed at the end, the weight
+// gradient): the GEMMs of one chunk split between threads scaled 1.4-1.8x,
+// as each thread packed the whole weight block and they met at every call.
+// The chunk size is then evened out so every thread gets as many.
 func (g ConvGeom) plan() convPlan {
 	per := g.colH() * g.colW()
 	rows := g.ColRows()
@@ -53,6 +65,14 @@ func (g ConvGeom) plan() convPlan {
 		nb = (convMinCols + per - 1) / per
 	}
 	nb = max(1, min(nb, g.N))
+	workers := 1
+	if t := runtime.GOMAXPROCS(0); t > 1 && !g.Transposed && convChunkWorkers {
+		if chunks := (g.N + nb - 1) / nb; chunks >= t {
+			chunks = (chunks + t - 1) / t * t
+			nb = (g.N + chunks - 1) / chunks
+			workers = t
+		}
+	}
 	cols := nb * per
 	// Whole kernels (kk rows) per block, so that a block's rows cover whole
 	// image channels and col2im can split it by channel across goroutines.
@@ -63,12 +83,13 @@ func (g ConvGeom) plan() convPlan {
 		blocks := (rows + kc - 1) / kc
 		kc = ((rows+blocks-1)/blocks + kk - 1) / kk * kk
 	}
-	return convPlan{nb: nb, kc: kc, per: per, rows: rows, cc: g.colC()}
+	return convPlan{nb: nb, kc: kc, per: per, rows: rows, cc: g.colC(), workers: workers}
 }
 
 // WorkspaceLen is the number of float32s of scratch space ConvForward and
-// ConvBackward use for g: one block of the column matrix plus, when several
-// images share a GEMM, their column-side activations rearranged.
+// ConvBackward use for g on one thread: one block of the column matrix plus,
+// when several images share a GEMM, their column-side activations
+// rearranged. Threads that work on chunks of their own take pooled space.
 func (g ConvGeom) WorkspaceLen() int {
 	pl := g.plan()
 	cols := pl.nb * pl.per
@@ -101,11 +122,11 @@ func convRelease(p *[]float32) {
 	}
 }
 
-// convParallel runs f over [0, n) cut into at most GOMAXPROCS pieces, in
-// goroutines, where each unit costs per elements of work and a piece gets at
+// convParallel runs f over [0, n) cut into at most threads pieces, in
+// parallel, where each unit costs per elements of work and a piece gets at
 // least convParMin elements.
-func convParallel(n, per int, f func(lo, hi int)) {
-	parts := min(runtime.GOMAXPROCS(0), n, max(1, n*per/convParMin))
+func convParallel(threads, n, per int, f func(lo, hi int)) {
+	parts := min(threads, n, max(1, n*per/convParMin))
 	if parts <= 1 {
 		f(0, n)
 		return
@@ -113,17 +134,17 @@ func convParallel(n, per int, f func(lo, hi int)) {
 	runParts(parts, func(i int) { f(n*i/parts, n*(i+1)/parts) })
 }
 
-// im2colPar is im2colRows split over goroutines by rows.
-func im2colPar(q *colGeom, img []float32, r0, nr, j0, nc int, dst []float32, ldd int) {
-	convParallel(nr, nc, func(lo, hi int) {
+// im2colPar is im2colRows split over threads by rows.
+func im2colPar(threads int, q *colGeom, img []float32, r0, nr, j0, nc int, dst []float32, ldd int) {
+	convParallel(threads, nr, nc, func(lo, hi int) {
 		im2colRows(q, img, r0+lo, hi-lo, j0, nc, dst[lo*ldd:], ldd)
 	})
 }
 
 // col2imPar is col2imRows (or, with a table, its table-driven twin) split
-// over goroutines by image channel, so no two write the same pixel; the
-// block must start at a channel's first row.
-func col2imPar(q *colGeom, tab *colTable, src []float32, lds, r0, nr, j0, nc int, img []float32) {
+// over threads by image channel, so no two write the same pixel; the block
+// must start at a channel's first row.
+func col2imPar(threads int, q *colGeom, tab *colTable, src []float32, lds, r0, nr, j0, nc int, img []float32) {
 	run := func(src []float32, r0, nr int) {
 		if tab != nil && q.cw < convRunsMinW {
 			tab.scatterRows(q, src, lds, r0, nr, j0, nc, img)
@@ -136,7 +157,7 @@ func col2imPar(q *colGeom, tab *colTable, src []float32, lds, r0, nr, j0, nc int
 		run(src, r0, nr)
 		return
 	}
-	convParallel(nr/kk, kk*nc, func(lo, hi int) {
+	convParallel(threads, nr/kk, kk*nc, func(lo, hi int) {
 		run(src[lo*kk*lds:], r0+lo*kk, (hi-lo)*kk)
 	})
 }
@@ -152,10 +173,10 @@ func narrowTable(q *colGeom, nb int, wgrad bool) *colTable {
 }
 
 // convGather copies nb images of ch channels of per positions (NCHW) into
-// the matrix dst [ch, nb*per], over goroutines by channel.
-func convGather(dst, src []float32, nb, ch, per int) {
+// the matrix dst [ch, nb*per], over threads by channel.
+func convGather(threads int, dst, src []float32, nb, ch, per int) {
 	ld := nb * per
-	convParallel(ch, nb*per, func(lo, hi int) {
+	convParallel(threads, ch, nb*per, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			for n := range nb {
 				copy(dst[c*ld+n*per:][:per], src[(n*ch+c)*per:][:per])
@@ -166,9 +187,9 @@ func convGather(dst, src []float32, nb, ch, per int) {
 
 // convScatter writes the matrix src [ch, nb*per] back to NCHW images in
 // dst: adding bias[c] when bias is not nil, or adding to dst when acc.
-func convScatter(dst, src, bias []float32, nb, ch, per int, acc bool) {
+func convScatter(threads int, dst, src, bias []float32, nb, ch, per int, acc bool) {
 	ld := nb * per
-	convParallel(ch, nb*per, func(lo, hi int) {
+	convParallel(threads, ch, nb*per, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			for n := range nb {
 				d := dst[(n*ch+c)*per:][:per]
@@ -193,8 +214,8 @@ func convScatter(dst, src, bias []float32, nb, ch, per int, acc bool) {
 
 // convFillBias sets each of the nb*ch rows of per values of dst to its
 // channel's bias, or to zero when bias is nil.
-func convFillBias(dst, bias []float32, nb, ch, per int) {
-	convParallel(ch, nb*per, func(lo, hi int) {
+func convFillBias(threads int, dst, bias []float32, nb, ch, per int) {
+	convParallel(threads, ch, nb*per, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			for n := range nb {
 				d := dst[(n*ch+c)*per:][:per]
@@ -213,8 +234,8 @@ func convFillBias(dst, bias []float32, nb, ch, per int) {
 
 // convBiasGrad adds to db[c] the sum of channel c of nb NCHW images of ch
 // channels and per positions.
-func convBiasGrad(db, dy []float32, nb, ch, per int) {
-	convParallel(ch, nb*per, func(lo, hi int) {
+func convBiasGrad(threads int, db, dy []float32, nb, ch, per int) {
+	convParallel(threads, ch, nb*per, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			var s0, s1, s2, s3 float32
 			for n := range nb {
@@ -308,49 +329,105 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 }
 
 // convCall is the state of one ConvForward or ConvBackward: the plan, the
-// scratch space and, for narrow images, the source table of a chunk (the
-// same for every chunk: a shorter last chunk uses its first columns).
+// workers with their scratch space and, for narrow images, the source table
+// of a chunk (the same for every chunk: a shorter last chunk uses its first
+// columns).
 type convCall struct {
-	g      ConvGeom
-	pl     convPlan
-	q      colGeom
-	tab    *colTable
-	buf    []float32
-	pooled *[]float32
+	g       ConvGeom
+	pl      convPlan
+	q       colGeom
+	tab     *colTable
+	workers []*convWorker
+	inner   int // threads for the work of one chunk
+}
+
+// convWorker is one thread's share of a call: its scratch space and, while
+// a weight gradient is summed, its own part of it (dw itself for the first
+// worker).
+type convWorker struct {
+	buf      []float32
+	pooled   *[]float32
+	dw       []float32
+	dwPooled *[]float32
 }
 
 func newConvCall(g ConvGeom, ws []float32, wgrad bool) *convCall {
-	c := &convCall{g: g, pl: g.plan(), q: g.colGeom()}
-	c.buf, c.pooled = convScratch(ws, g.WorkspaceLen())
+	c := &convCall{g: g, pl: g.plan(), q: g.colGeom(), inner: 1}
+	if c.pl.workers == 1 {
+		c.inner = runtime.GOMAXPROCS(0)
+	}
+	n := g.WorkspaceLen()
+	for i := range c.pl.workers {
+		w := &convWorker{}
+		if i == 0 {
+			w.buf, w.pooled = convScratch(ws, n)
+		} else {
+			w.buf, w.pooled = convScratch(nil, n)
+		}
+		c.workers = append(c.workers, w)
+	}
 	c.tab = narrowTable(&c.q, c.pl.nb, wgrad)
 	return c
 }
 
 func (c *convCall) release() {
-	convRelease(c.pooled)
+	for _, w := range c.workers {
+		convRelease(w.pooled)
+		convRelease(w.dwPooled)
+	}
 	c.tab.release()
+}
+
+// splitWeightGrad gives every worker but the first a cleared buffer of its
+// own for its part of dw; sumWeightGrad adds them into dw, in worker order.
+func (c *convCall) splitWeightGrad(dw []float32) {
+	for i, w := range c.workers {
+		if i == 0 {
+			w.dw = dw
+			continue
+		}
+		w.dw, w.dwPooled = convScratch(nil, len(dw))
+		clear(w.dw)
+	}
+}
+
+func (c *convCall) sumWeightGrad(dw []float32) {
+	for _, w := range c.workers[1:] {
+		asm.Axpy(1, w.dw, dw)
+	}
 }
 
 // chunk is one chunk of images: images [n0, n0+nb) and their column
 // matrix of cols = nb*per columns.
 type chunk struct{ n0, nb, cols int }
 
-func (c *convCall) chunks(f func(ch chunk)) {
-	for n0 := 0; n0 < c.g.N; n0 += c.pl.nb {
-		nb := min(c.pl.nb, c.g.N-n0)
-		f(chunk{n0, nb, nb * c.pl.per})
+// chunks runs f on every chunk: in turn when there is one worker, else
+// dealt out to the workers, chunk i to worker i mod workers, in parallel.
+func (c *convCall) chunks(f func(ch chunk, w *convWorker)) {
+	count := (c.g.N + c.pl.nb - 1) / c.pl.nb
+	run := func(wi int) {
+		for i := wi; i < count; i += len(c.workers) {
+			n0 := i * c.pl.nb
+			nb := min(c.pl.nb, c.g.N-n0)
+			f(chunk{n0, nb, nb * c.pl.per}, c.workers[wi])
+		}
 	}
+	if len(c.workers) == 1 {
+		run(0)
+		return
+	}
+	runParts(len(c.workers), run)
 }
 
-// split cuts the scratch buffer into the column block and, when images
-// share a GEMM, two [cc, cols] matrices for the column side.
-func (c *convCall) split() (col, side0, side1 []float32) {
+// split cuts a worker's scratch buffer into the column block and, when
+// images share a GEMM, two [cc, cols] matrices for the column side.
+func (c *convCall) split(w *convWorker) (col, side0, side1 []float32) {
 	pl := c.pl
 	cols := pl.nb * pl.per
-	col = c.buf[:pl.kc*cols]
+	col = w.buf[:pl.kc*cols]
 	if pl.nb > 1 {
-		side0 = c.buf[pl.kc*cols:][:pl.cc*cols]
-		side1 = c.buf[pl.kc*cols+pl.cc*cols:][:pl.cc*cols]
+		side0 = w.buf[pl.kc*cols:][:pl.cc*cols]
+		side1 = w.buf[pl.kc*cols+pl.cc*cols:][:pl.cc*cols]
 	}
 	return col, side0, side1
 }
@@ -362,27 +439,26 @@ func (c *convCall) colB(img []float32, trans bool) im2colB {
 
 // im2col materialises rows [k0, k0+kc) of the column matrix of a chunk.
 func (c *convCall) im2col(img []float32, k0, kc, cols int, col []float32) {
-	im2colPar(&c.q, img, k0, kc, 0, cols, col, cols)
+	im2colPar(c.inner, &c.q, img, k0, kc, 0, cols, col, cols)
 }
 
 // col2im adds rows [k0, k0+kc) of a chunk's column matrix into its images.
 func (c *convCall) col2im(col []float32, k0, kc, cols int, img []float32) {
-	col2imPar(&c.q, c.tab, col, cols, k0, kc, 0, cols, img)
+	col2imPar(c.inner, &c.q, c.tab, col, cols, k0, kc, 0, cols, img)
 }
 
 // weightGrad adds side · im2col(img)ᵀ to dw [cc, rows], where side is a
 // chunk's column-side matrix [cc, cols]. The GEMM splits its work between
-// goroutines along whichever of cc and rows has more tiles; when rows has
-// fewer (a first layer, with a few input channels) both would pack the
+// c.inner threads along whichever of cc and rows has more tiles; when rows
+// has fewer (a first layer, with a few input channels) both would pack the
 // whole column matrix, so the columns (the GEMM's k) are split instead,
-// each goroutine summing into its own copy of dw.
+// each thread summing into its own copy of dw.
 func (c *convCall) weightGrad(dw, side, img []float32, cols int) {
 	pl := c.pl
-	procs := runtime.GOMAXPROCS(0)
 	bs := currentBlocks()
-	parts := min(procs, cols/bs.kc)
+	parts := min(c.inner, cols/bs.kc)
 	if parts < 2 || pl.rows >= pl.cc || (pl.rows+bs.nr-1)/bs.nr >= (pl.cc+bs.mr-1)/bs.mr {
-		gemm(pl.cc, pl.rows, cols, 1, denseA{side, cols, false}, c.colB(img, true), 1, dw, pl.rows, procs)
+		gemm(pl.cc, pl.rows, cols, 1, denseA{side, cols, false}, c.colB(img, true), 1, dw, pl.rows, c.inner)
 		return
 	}
 	n := pl.cc * pl.rows
@@ -421,10 +497,10 @@ func (s shiftedB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 // forward: y = Wm · im2col(x) (+ bias), Wm = w as [OutC, C*KH*KW].
 func (c *convCall) forward(y, x, w, bias []float32) {
 	g, pl := c.g, c.pl
-	colBuf, side, _ := c.split()
 	inLen := g.C * g.H * g.W
 	outLen := pl.cc * pl.per
-	c.chunks(func(ch chunk) {
+	c.chunks(func(ch chunk, wk *convWorker) {
+		colBuf, side, _ := c.split(wk)
 		img := x[ch.n0*inLen:][:ch.nb*inLen]
 		yc := y[ch.n0*outLen:][:ch.nb*outLen]
 		// Where the GEMM writes: y itself for one image, else a [OutC, cols] matrix.
@@ -432,7 +508,7 @@ func (c *convCall) forward(y, x, w, bias []float32) {
 		beta := float32(0)
 		if ch.nb == 1 {
 			if bias != nil {
-				convFillBias(dst, bias, 1, pl.cc, pl.per)
+				convFillBias(c.inner, dst, bias, 1, pl.cc, pl.per)
 				beta = 1
 			}
 		} else {
@@ -440,18 +516,19 @@ func (c *convCall) forward(y, x, w, bias []float32) {
 		}
 		if convFused {
 			gemm(pl.cc, ch.cols, pl.rows, 1, denseA{w, pl.rows, false}, c.colB(img, false),
-				beta, dst, ld, runtime.GOMAXPROCS(0))
+				beta, dst, ld, c.inner)
 		} else {
 			for k0 := 0; k0 < pl.rows; k0 += pl.kc {
 				kc := min(pl.kc, pl.rows-k0)
 				col := colBuf[:kc*ch.cols]
 				c.im2col(img, k0, kc, ch.cols, col)
-				Sgemm(false, false, pl.cc, ch.cols, kc, 1, w[k0:], pl.rows, col, ch.cols, beta, dst, ld)
+				gemm(pl.cc, ch.cols, kc, 1, denseA{w[k0:], pl.rows, false}, denseB{col, ch.cols, false},
+					beta, dst, ld, c.inner)
 				beta = 1
 			}
 		}
 		if ch.nb > 1 {
-			convScatter(yc, dst, bias, ch.nb, pl.cc, pl.per, false)
+			convScatter(c.inner, yc, dst, bias, ch.nb, pl.cc, pl.per, false)
 		}
 	})
 }
@@ -459,28 +536,31 @@ func (c *convCall) forward(y, x, w, bias []float32) {
 // backward: dw += dy · im2col(x)ᵀ, dx += col2im(Wmᵀ · dy), db += Σ dy.
 func (c *convCall) backward(dx, dw, db, dy, x, w []float32) {
 	g, pl := c.g, c.pl
-	colBuf, side, _ := c.split()
+	if db != nil {
+		convBiasGrad(runtime.GOMAXPROCS(0), db, dy, g.N, pl.cc, pl.per)
+	}
+	if dx == nil && dw == nil {
+		return
+	}
+	if dw != nil {
+		c.splitWeightGrad(dw)
+	}
 	inLen := g.C * g.H * g.W
 	outLen := pl.cc * pl.per
-	c.chunks(func(ch chunk) {
+	c.chunks(func(ch chunk, wk *convWorker) {
+		colBuf, side, _ := c.split(wk)
 		dyc := dy[ch.n0*outLen:][:ch.nb*outLen]
-		if db != nil {
-			convBiasGrad(db, dyc, ch.nb, pl.cc, pl.per)
-		}
-		if dx == nil && dw == nil {
-			return
-		}
 		// dy as a [OutC, cols] matrix.
 		dym := dyc
 		if ch.nb > 1 {
 			dym = side[:pl.cc*ch.cols]
-			convGather(dym, dyc, ch.nb, pl.cc, pl.per)
+			convGather(c.inner, dym, dyc, ch.nb, pl.cc, pl.per)
 		}
 		var xc []float32
 		if dw != nil {
 			xc = x[ch.n0*inLen:][:ch.nb*inLen]
 			if convFused {
-				c.weightGrad(dw, dym, xc, ch.cols)
+				c.weightGrad(wk.dw, dym, xc, ch.cols)
 			}
 		}
 		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
@@ -488,36 +568,43 @@ func (c *convCall) backward(dx, dw, db, dy, x, w []float32) {
 			col := colBuf[:kc*ch.cols]
 			if dw != nil && !convFused {
 				c.im2col(xc, k0, kc, ch.cols, col)
-				Sgemm(false, true, pl.cc, kc, ch.cols, 1, dym, ch.cols, col, ch.cols, 1, dw[k0:], pl.rows)
+				gemm(pl.cc, kc, ch.cols, 1, denseA{dym, ch.cols, false}, denseB{col, ch.cols, true},
+					1, wk.dw[k0:], pl.rows, c.inner)
 			}
 			if dx != nil {
-				Sgemm(true, false, kc, ch.cols, pl.cc, 1, w[k0:], pl.rows, dym, ch.cols, 0, col, ch.cols)
+				gemm(kc, ch.cols, pl.cc, 1, denseA{w[k0:], pl.rows, true}, denseB{dym, ch.cols, false},
+					0, col, ch.cols, c.inner)
 				c.col2im(col, k0, kc, ch.cols, dx[ch.n0*inLen:][:ch.nb*inLen])
 			}
 		}
 	})
+	if dw != nil {
+		c.sumWeightGrad(dw)
+	}
 }
 
 // transposedForward: y = col2im(Wmᵀ · x) + bias, Wm = w as [C, OutC*KH*KW].
+// (A ConvTranspose2d's chunks always run in turn: c.pl.workers is 1.)
 func (c *convCall) transposedForward(y, x, w, bias []float32) {
 	g, pl := c.g, c.pl
-	colBuf, side, _ := c.split()
 	inLen := pl.cc * pl.per
 	imgPer := g.OutH() * g.OutW()
 	outLen := g.OutC * imgPer
-	c.chunks(func(ch chunk) {
+	c.chunks(func(ch chunk, wk *convWorker) {
+		colBuf, side, _ := c.split(wk)
 		xc := x[ch.n0*inLen:][:ch.nb*inLen]
 		yc := y[ch.n0*outLen:][:ch.nb*outLen]
-		convFillBias(yc, bias, ch.nb, g.OutC, imgPer)
+		convFillBias(c.inner, yc, bias, ch.nb, g.OutC, imgPer)
 		xm := xc
 		if ch.nb > 1 {
 			xm = side[:pl.cc*ch.cols]
-			convGather(xm, xc, ch.nb, pl.cc, pl.per)
+			convGather(c.inner, xm, xc, ch.nb, pl.cc, pl.per)
 		}
 		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
 			kc := min(pl.kc, pl.rows-k0)
 			col := colBuf[:kc*ch.cols]
-			Sgemm(true, false, kc, ch.cols, pl.cc, 1, w[k0:], pl.rows, xm, ch.cols, 0, col, ch.cols)
+			gemm(kc, ch.cols, pl.cc, 1, denseA{w[k0:], pl.rows, true}, denseB{xm, ch.cols, false},
+				0, col, ch.cols, c.inner)
 			c.col2im(col, k0, kc, ch.cols, yc)
 		}
 	})
@@ -527,24 +614,27 @@ func (c *convCall) transposedForward(y, x, w, bias []float32) {
 // db += Σ dy.
 func (c *convCall) transposedBackward(dx, dw, db, dy, x, w []float32) {
 	g, pl := c.g, c.pl
-	colBuf, side0, side1 := c.split()
 	inLen := pl.cc * pl.per
 	imgPer := g.OutH() * g.OutW()
 	outLen := g.OutC * imgPer
-	c.chunks(func(ch chunk) {
+	if db != nil {
+		convBiasGrad(runtime.GOMAXPROCS(0), db, dy, g.N, g.OutC, imgPer)
+	}
+	if dx == nil && dw == nil {
+		return
+	}
+	if dw != nil {
+		c.splitWeightGrad(dw)
+	}
+	c.chunks(func(ch chunk, wk *convWorker) {
+		colBuf, side0, side1 := c.split(wk)
 		dyc := dy[ch.n0*outLen:][:ch.nb*outLen]
-		if db != nil {
-			convBiasGrad(db, dyc, ch.nb, g.OutC, imgPer)
-		}
-		if dx == nil && dw == nil {
-			return
-		}
 		// x and dx of the chunk as [C, cols] matrices.
 		var xm, dxm []float32
 		if dw != nil {
 			xm = x[ch.n0*inLen:][:ch.nb*inLen]
 			if ch.nb > 1 {
-				convGather(side0[:pl.cc*ch.cols], xm, ch.nb, pl.cc, pl.per)
+				convGather(c.inner, side0[:pl.cc*ch.cols], xm, ch.nb, pl.cc, pl.per)
 				xm = side0[:pl.cc*ch.cols]
 			}
 		}
@@ -557,13 +647,12 @@ func (c *convCall) transposedBackward(dx, dw, db, dy, x, w []float32) {
 			}
 		}
 		if convFused {
-			procs := runtime.GOMAXPROCS(0)
 			if dx != nil {
 				gemm(pl.cc, ch.cols, pl.rows, 1, denseA{w, pl.rows, false}, c.colB(dyc, false),
-					beta, dxm, ch.cols, procs)
+					beta, dxm, ch.cols, c.inner)
 			}
 			if dw != nil {
-				c.weightGrad(dw, xm, dyc, ch.cols)
+				c.weightGrad(wk.dw, xm, dyc, ch.cols)
 			}
 		}
 		for k0 := 0; k0 < pl.rows && !convFused; k0 += pl.kc {
@@ -571,15 +660,20 @@ func (c *convCall) transposedBackward(dx, dw, db, dy, x, w []float32) {
 			col := colBuf[:kc*ch.cols]
 			c.im2col(dyc, k0, kc, ch.cols, col)
 			if dx != nil {
-				Sgemm(false, false, pl.cc, ch.cols, kc, 1, w[k0:], pl.rows, col, ch.cols, beta, dxm, ch.cols)
+				gemm(pl.cc, ch.cols, kc, 1, denseA{w[k0:], pl.rows, false}, denseB{col, ch.cols, false},
+					beta, dxm, ch.cols, c.inner)
 				beta = 1
 			}
 			if dw != nil {
-				Sgemm(false, true, pl.cc, kc, ch.cols, 1, xm, ch.cols, col, ch.cols, 1, dw[k0:], pl.rows)
+				gemm(pl.cc, kc, ch.cols, 1, denseA{xm, ch.cols, false}, denseB{col, ch.cols, true},
+					1, wk.dw[k0:], pl.rows, c.inner)
 			}
 		}
 		if dx != nil && ch.nb > 1 {
-			convScatter(dx[ch.n0*inLen:][:ch.nb*inLen], dxm, nil, ch.nb, pl.cc, pl.per, true)
+			convScatter(c.inner, dx[ch.n0*inLen:][:ch.nb*inLen], dxm, nil, ch.nb, pl.cc, pl.per, true)
 		}
 	})
+	if dw != nil {
+		c.sumWeightGrad(dw)
+	}
 }

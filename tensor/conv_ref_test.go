@@ -189,35 +189,49 @@ func randGeom(r *rand.Rand, transposed bool) ConvGeom {
 
 // withPlan runs f under several cuts of the batch and the column matrix:
 // the default, one image per GEMM, two, all images in one GEMM, blocks of a
-// single kernel's rows, packing from runs of pixels or from a table, and
-// the column matrix materialised rather than packed from the images.
+// single kernel's rows, packing from runs of pixels or from a table, the
+// column matrix materialised rather than packed from the images, and
+// chunks dealt out to two threads (whatever the machine's core count) or
+// run in turn with each GEMM split between the threads.
 func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 	pair := 2 * g.colH() * g.colW() // two images per GEMM; odd batches end with one
 	oldCols, oldBlock, oldPar, oldFused, oldTab, oldRuns := convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW, convRunsMinW
+	oldWorkers := convChunkWorkers
 	defer func() {
 		convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW, convRunsMinW = oldCols, oldBlock, oldPar, oldFused, oldTab, oldRuns
+		convChunkWorkers = oldWorkers
 	}()
 	for _, p := range []struct {
 		name                string
 		cols, blk, par, tab int
 		fused               bool
+		procs               int // GOMAXPROCS, 0 to leave it
+		inTurn              bool
 	}{
-		{"default", oldCols, oldBlock, oldPar, oldTab, oldFused},
-		{"per-image/runs", 1, oldBlock, oldPar, 0, true},
-		{"per-image/table", 1, oldBlock, oldPar, 1 << 30, true},
-		{"all-images/runs", 1 << 30, oldBlock, 1, 0, true},
-		{"all-images/table", 1 << 30, oldBlock, 1, 1 << 30, true},
-		{"two-images/runs", pair, oldBlock, 1, 0, true},
-		{"two-images/table", pair, oldBlock, 1, 1 << 30, true},
-		{"two-images/materialised", pair, 1, 1, 1 << 30, false},
-		{"row-blocks", 1 << 30, 1, 1, oldTab, true},
-		{"materialised/per-image", 1, oldBlock, 1, oldTab, false},
-		{"materialised/row-blocks", 1 << 30, 1, 1, oldTab, false},
+		{name: "default", cols: oldCols, blk: oldBlock, par: oldPar, tab: oldTab, fused: oldFused},
+		{name: "per-image/runs", cols: 1, blk: oldBlock, par: oldPar, tab: 0, fused: true},
+		{name: "per-image/table", cols: 1, blk: oldBlock, par: oldPar, tab: 1 << 30, fused: true},
+		{name: "all-images/runs", cols: 1 << 30, blk: oldBlock, par: 1, tab: 0, fused: true},
+		{name: "all-images/table", cols: 1 << 30, blk: oldBlock, par: 1, tab: 1 << 30, fused: true},
+		{name: "two-images/runs", cols: pair, blk: oldBlock, par: 1, tab: 0, fused: true},
+		{name: "two-images/table", cols: pair, blk: oldBlock, par: 1, tab: 1 << 30, fused: true},
+		{name: "two-images/materialised", cols: pair, blk: 1, par: 1, tab: 1 << 30, fused: false},
+		{name: "row-blocks", cols: 1 << 30, blk: 1, par: 1, tab: oldTab, fused: true},
+		{name: "materialised/per-image", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: false},
+		{name: "materialised/row-blocks", cols: 1 << 30, blk: 1, par: 1, tab: oldTab, fused: false},
+		{name: "per-image/chunk-workers", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, procs: 2},
+		{name: "per-image/materialised/chunk-workers", cols: 1, blk: 1, par: 1, tab: oldTab, fused: false, procs: 2},
+		{name: "per-image/in-turn", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, procs: 2, inTurn: true},
 	} {
 		convMinCols, convBlockFloats, convParMin, convTableMaxW, convFused = p.cols, p.blk, p.par, p.tab, p.fused
+		convChunkWorkers = !p.inTurn
 		convRunsMinW = oldRuns
 		if p.tab > oldTab {
 			convRunsMinW = p.tab // the table for everything it can do
+		}
+		if p.procs > 0 {
+			t.Run(p.name, func(t *testing.T) { withProcs(p.procs, func() { f(t) }) })
+			continue
 		}
 		t.Run(p.name, f)
 	}

@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+)
 
 // colGeom is the index arithmetic of one column matrix (laid out as
 // described on ConvGeom), copied out of a ConvGeom once per call.
@@ -188,7 +191,7 @@ func Im2col(g ConvGeom, img, col []float32) {
 	rows, cols := g.ColRows(), g.ColCols()
 	checkBlock("Im2col", g, img, 0, rows, 0, cols, col, cols)
 	q := g.colGeom()
-	im2colPar(&q, img, 0, rows, 0, cols, col, cols)
+	im2colPar(runtime.GOMAXPROCS(0), &q, img, 0, rows, 0, cols, col, cols)
 }
 
 // Col2im adds the column matrix col (g.ColRows() x g.ColCols(), row-major)
@@ -198,5 +201,5 @@ func Col2im(g ConvGeom, col, img []float32) {
 	rows, cols := g.ColRows(), g.ColCols()
 	checkBlock("Col2im", g, img, 0, rows, 0, cols, col, cols)
 	q := g.colGeom()
-	col2imPar(&q, nil, col, cols, 0, rows, 0, cols, img)
+	col2imPar(runtime.GOMAXPROCS(0), &q, nil, col, cols, 0, rows, 0, cols, img)
 }
