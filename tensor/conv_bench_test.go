@@ -201,6 +201,7 @@ func BenchmarkConvPlans(b *testing.B) {
 		{"all-table", func() { convRunsMinW = 1 << 30 }},
 		{"block=256K", func() { convBlockFloats = 1 << 18 }},
 		{"chunks-in-turn", func() { convChunkWorkers = false }},
+		{"col2im-input-grad", func() { convGradByConv = false }},
 	}
 	for _, l := range haloConvLayers() {
 		if l.arch == "sprites" && l.g.ColCols()/l.g.N > 64 {
@@ -223,6 +224,7 @@ func BenchmarkConvPlans(b *testing.B) {
 		fillBench(dy, 4)
 		b.Run(l.arch+"/"+l.name, func(b *testing.B) {
 			oldCols, oldBlock, oldFused, oldTab, oldRuns, oldWorkers := convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW, convChunkWorkers
+			oldByConv := convGradByConv
 			best := make([]time.Duration, len(variants))
 			for range b.N {
 				for i, v := range variants {
@@ -237,7 +239,7 @@ func BenchmarkConvPlans(b *testing.B) {
 						best[i] = d
 					}
 					convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW = oldCols, oldBlock, oldFused, oldTab, oldRuns
-					convChunkWorkers = oldWorkers
+					convChunkWorkers, convGradByConv = oldWorkers, oldByConv
 				}
 			}
 			b.ReportMetric(l.flops(true)/best[0].Seconds()/1e9, "GFLOP/s")

@@ -29,6 +29,9 @@ var (
 	convFused = true
 	// convChunkWorkers deals a Conv2d's chunks out to the threads (plan).
 	convChunkWorkers = true
+	// convGradByConv computes the input gradient of a stride-1 Conv2d as a
+	// forward pass (inputGradConv) rather than through col2im.
+	convGradByConv = true
 	// convTableMaxW is the widest column-side row for which a colTable is
 	// built. The transposed packing of a weight gradient, whose rows are
 	// interleaved element by element, uses it whenever there is one.
@@ -289,7 +292,7 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 	if g.Transposed {
 		c.transposedForward(y, x, w, bias)
 	} else {
-		c.forward(y, x, w, bias)
+		c.forward(y, x, w, bias, false)
 	}
 }
 
@@ -299,8 +302,9 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 // to skip it; x is needed only for dw. The gradients accumulate: clear them
 // first for plain gradients. ws is as for ConvForward.
 //
-// For a Conv2d, dw += dy·im2col(x)ᵀ and dx += col2im(Wmᵀ·dy); for a
-// ConvTranspose2d, dx += Wm·im2col(dy) and dw += x·im2col(dy)ᵀ, sharing one
+// For a Conv2d, dw += dy·im2col(x)ᵀ and dx += col2im(Wmᵀ·dy), or for
+// stride 1 the forward pass of a full correlation of dy (inputGradConv); for
+// a ConvTranspose2d, dx += Wm·im2col(dy) and dw += x·im2col(dy)ᵀ, sharing one
 // im2col; db sums dy over the batch and positions.
 func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 	g.Validate()
@@ -319,6 +323,13 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 	if g.N == 0 {
 		return
 	}
+	if g2, ok := g.inputGradConv(); ok && dx != nil && convGradByConv {
+		inputGradByConv(g, g2, dx, dy, w, ws)
+		dx = nil
+	}
+	if dx == nil && dw == nil && db == nil {
+		return
+	}
 	c := newConvCall(g, ws, dw != nil)
 	defer c.release()
 	if g.Transposed {
@@ -326,6 +337,45 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 	} else {
 		c.backward(dx, dw, db, dy, x, w)
 	}
+}
+
+// inputGradConv returns, for a Conv2d of stride 1 and dilation 1 padded by
+// less than its kernel on every side, the Conv2d g2 whose forward pass is
+// the input gradient: dx = conv(dy, w2) with dy as g2's input, w2 the
+// weight flipped in both spatial axes with its two channel axes swapped, and
+// padding KH-1-PadH, KW-1-PadW (a full correlation). Computed that way the
+// gradient needs no col2im: the column matrix of dy is gathered into the
+// GEMM's panels as any forward pass's is, and the GEMM writes dx directly.
+func (g ConvGeom) inputGradConv() (ConvGeom, bool) {
+	if g.Transposed || g.Causal || g.StrideH != 1 || g.StrideW != 1 || g.DilH != 1 || g.DilW != 1 ||
+		g.PadH >= g.KH || g.PadW >= g.KW {
+		return ConvGeom{}, false
+	}
+	return ConvGeom{
+		N: g.N, C: g.OutC, H: g.OutH(), W: g.OutW(), OutC: g.C,
+		KH: g.KH, KW: g.KW, StrideH: 1, StrideW: 1,
+		PadH: g.KH - 1 - g.PadH, PadW: g.KW - 1 - g.PadW, DilH: 1, DilW: 1,
+	}, true
+}
+
+// inputGradByConv adds the input gradient of g to dx as the forward pass of
+// g2 = g.inputGradConv().
+func inputGradByConv(g, g2 ConvGeom, dx, dy, w, ws []float32) {
+	w2, pooled := convScratch(nil, len(w))
+	defer convRelease(pooled)
+	kk := g.KH * g.KW
+	for o := range g.OutC {
+		for ci := range g.C {
+			src := w[(o*g.C+ci)*kk:][:kk]
+			dst := w2[(ci*g.OutC+o)*kk:][:kk]
+			for t, v := range src {
+				dst[kk-1-t] = v // (kh, kw) to (KH-1-kh, KW-1-kw)
+			}
+		}
+	}
+	c := newConvCall(g2, ws, false)
+	defer c.release()
+	c.forward(dx, dy, w2, nil, true)
 }
 
 // convCall is the state of one ConvForward or ConvBackward: the plan, the
@@ -494,8 +544,9 @@ func (s shiftedB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 	s.b.packB(dst, s.off+p0, kc, j0, nc, nr)
 }
 
-// forward: y = Wm · im2col(x) (+ bias), Wm = w as [OutC, C*KH*KW].
-func (c *convCall) forward(y, x, w, bias []float32) {
+// forward: y = Wm · im2col(x) (+ bias), Wm = w as [OutC, C*KH*KW]; with
+// acc, y += Wm · im2col(x) (bias must be nil).
+func (c *convCall) forward(y, x, w, bias []float32, acc bool) {
 	g, pl := c.g, c.pl
 	inLen := g.C * g.H * g.W
 	outLen := pl.cc * pl.per
@@ -507,7 +558,9 @@ func (c *convCall) forward(y, x, w, bias []float32) {
 		dst, ld := yc, ch.cols
 		beta := float32(0)
 		if ch.nb == 1 {
-			if bias != nil {
+			if acc {
+				beta = 1
+			} else if bias != nil {
 				convFillBias(c.inner, dst, bias, 1, pl.cc, pl.per)
 				beta = 1
 			}
@@ -528,7 +581,7 @@ func (c *convCall) forward(y, x, w, bias []float32) {
 			}
 		}
 		if ch.nb > 1 {
-			convScatter(c.inner, yc, dst, bias, ch.nb, pl.cc, pl.per, false)
+			convScatter(c.inner, yc, dst, bias, ch.nb, pl.cc, pl.per, acc)
 		}
 	})
 }

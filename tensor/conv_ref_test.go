@@ -192,14 +192,15 @@ func randGeom(r *rand.Rand, transposed bool) ConvGeom {
 // single kernel's rows, packing from runs of pixels or from a table, the
 // column matrix materialised rather than packed from the images, and
 // chunks dealt out to two threads (whatever the machine's core count) or
-// run in turn with each GEMM split between the threads.
+// run in turn with each GEMM split between the threads, and input gradients
+// of stride-1 layers through col2im rather than as a forward pass.
 func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 	pair := 2 * g.colH() * g.colW() // two images per GEMM; odd batches end with one
 	oldCols, oldBlock, oldPar, oldFused, oldTab, oldRuns := convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW, convRunsMinW
-	oldWorkers := convChunkWorkers
+	oldWorkers, oldByConv := convChunkWorkers, convGradByConv
 	defer func() {
 		convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW, convRunsMinW = oldCols, oldBlock, oldPar, oldFused, oldTab, oldRuns
-		convChunkWorkers = oldWorkers
+		convChunkWorkers, convGradByConv = oldWorkers, oldByConv
 	}()
 	for _, p := range []struct {
 		name                string
@@ -207,6 +208,7 @@ func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 		fused               bool
 		procs               int // GOMAXPROCS, 0 to leave it
 		inTurn              bool
+		col2imGrad          bool // input gradients of stride-1 layers through col2im
 	}{
 		{name: "default", cols: oldCols, blk: oldBlock, par: oldPar, tab: oldTab, fused: oldFused},
 		{name: "per-image/runs", cols: 1, blk: oldBlock, par: oldPar, tab: 0, fused: true},
@@ -222,9 +224,12 @@ func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 		{name: "per-image/chunk-workers", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, procs: 2},
 		{name: "per-image/materialised/chunk-workers", cols: 1, blk: 1, par: 1, tab: oldTab, fused: false, procs: 2},
 		{name: "per-image/in-turn", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, procs: 2, inTurn: true},
+		{name: "col2im-input-grad", cols: oldCols, blk: oldBlock, par: oldPar, tab: oldTab, fused: oldFused, col2imGrad: true},
+		{name: "per-image/col2im-input-grad", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, col2imGrad: true},
 	} {
 		convMinCols, convBlockFloats, convParMin, convTableMaxW, convFused = p.cols, p.blk, p.par, p.tab, p.fused
 		convChunkWorkers = !p.inTurn
+		convGradByConv = !p.col2imGrad
 		convRunsMinW = oldRuns
 		if p.tab > oldTab {
 			convRunsMinW = p.tab // the table for everything it can do
