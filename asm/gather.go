@@ -22,7 +22,7 @@ func Gather(dst, src []float32, idx []int32) {
 	if useAVX512 && len(src) > 0 {
 		h = len(dst) &^ 15
 		if h > 0 {
-			gatherAVX512(&dst[0], &src[0], &idx[0], h, n)
+			gatherPanelsAVX512(&dst[0], &src[0], &idx[0], 1, h, h, n)
 		}
 	}
 	gatherGeneric(dst[h:], src[:n], idx[h:len(dst)])

@@ -25,14 +25,8 @@ func TestGatherMatchesDefinition(t *testing.T) {
 				}
 				idx := make([]int32, n+r.IntN(3)) // may be longer than dst
 				for i := range idx {
-					switch r.IntN(10) {
-					case 0:
-						idx[i] = -1
-					case 1:
-						idx[i] = int32(srcLen) + int32(r.IntN(3)) // just past the end
-					case 2:
-						idx[i] = [...]int32{math.MaxInt32, math.MinInt32, -2}[r.IntN(3)]
-					default:
+					var bad bool
+					if idx[i], bad = outOfRange(r, srcLen); !bad {
 						idx[i] = int32(r.IntN(srcLen + 1))
 					}
 				}
@@ -53,6 +47,22 @@ func TestGatherMatchesDefinition(t *testing.T) {
 			}
 		}
 	})
+}
+
+// outOfRange returns, three times in ten, an index at which a slice of
+// length limit must be neither read nor written: -1 (padding), one just
+// past the end, or an extreme; otherwise bad is false and the caller picks
+// an index in range.
+func outOfRange(r *rand.Rand, limit int) (idx int32, bad bool) {
+	switch r.IntN(10) {
+	case 0:
+		return -1, true
+	case 1:
+		return int32(limit) + int32(r.IntN(3)), true
+	case 2:
+		return [...]int32{math.MaxInt32, math.MinInt32, -2}[r.IntN(3)], true
+	}
+	return 0, false
 }
 
 func TestGatherNeedsEnoughIndices(t *testing.T) {
@@ -79,12 +89,8 @@ func TestGatherPanelsMatchesDefinition(t *testing.T) {
 				stride := nr + r.IntN(40)
 				idx := make([]int32, n)
 				for i := range idx {
-					switch r.IntN(8) {
-					case 0:
-						idx[i] = -1
-					case 1:
-						idx[i] = int32(len(src)) + int32(r.IntN(3))
-					default:
+					var bad bool
+					if idx[i], bad = outOfRange(r, len(src)); !bad {
 						idx[i] = int32(r.IntN(len(src)))
 					}
 				}

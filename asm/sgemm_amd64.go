@@ -87,12 +87,6 @@ func fmaPeak512(iters int) int {
 	return iters * 12 * 16 * 2
 }
 
-// gatherAVX512 is the assembly form of gatherGeneric for n a multiple of
-// 16; see Gather.
-//
-//go:noescape
-func gatherAVX512(dst, src *float32, idx *int32, n, srcLen int)
-
 // transpose16AVX512 transposes blocks 16 x 16 blocks; see Transpose.
 //
 //go:noescape
@@ -106,7 +100,7 @@ func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
 func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int) (done int)
 
 // gatherPanelsAVX512 is the assembly form of GatherPanels for whole panels
-// of nr values, nr a multiple of 16.
+// of nr values, nr a multiple of 16, and of Gather as one panel.
 //
 //go:noescape
 func gatherPanelsAVX512(dst, src *float32, idx *int32, panels, nr, stride, srcLen int)

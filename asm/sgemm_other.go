@@ -27,8 +27,6 @@ func leakyReluBackwardAVX2(dx, x, dy *float32, slope float32, n int) { panic("un
 
 func fmaPeak512(iters int) int { return 0 }
 
-func gatherAVX512(dst, src *float32, idx *int32, n, srcLen int) { panic("unreachable") }
-
 func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, blocks int) {
 	panic("unreachable")
 }
