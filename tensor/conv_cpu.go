@@ -29,6 +29,10 @@ var (
 	convFused = true
 	// convChunkWorkers deals a Conv2d's chunks out to the threads (plan).
 	convChunkWorkers = true
+	// convMaxWorkers bounds the threads chunks are dealt out to, since each
+	// holds a workspace and a weight gradient of its own (up to 15 MB for
+	// the sprites preset); beyond it the threads are shared among them.
+	convMaxWorkers = 8
 	// convGradByConv computes the input gradient of a stride-1 Conv2d as a
 	// forward pass (inputGradConv) rather than through col2im.
 	convGradByConv = true
@@ -53,12 +57,12 @@ type convPlan struct {
 }
 
 // plan cuts the batch for the current GOMAXPROCS. A Conv2d whose batch
-// makes at least one chunk per thread deals the chunks out to the threads,
-// each running its chunks' GEMMs and copies alone (on images of its own, so
-// nothing is shared but the weights and, summed at the end, the weight
-// gradient): the GEMMs of one chunk split between threads scaled 1.4-1.8x,
-// as each thread packed the whole weight block and they met at every call.
-// The chunk size is then evened out so every thread gets as many.
+// makes at least one chunk per thread (up to convMaxWorkers threads) deals
+// the chunks out to them, each running its chunks' GEMMs and copies on its
+// own images, so that only the weights and, summed at the end, the weight
+// gradient are shared; split between two threads instead, one chunk's GEMMs
+// ran 1.4-1.8x as fast as on one. The chunk size is evened out so every
+// thread gets as many chunks.
 func (g ConvGeom) plan() convPlan {
 	per := g.colH() * g.colW()
 	rows := g.ColRows()
@@ -69,7 +73,7 @@ func (g ConvGeom) plan() convPlan {
 	}
 	nb = max(1, min(nb, g.N))
 	workers := 1
-	if t := runtime.GOMAXPROCS(0); t > 1 && !g.Transposed && convChunkWorkers {
+	if t := min(runtime.GOMAXPROCS(0), convMaxWorkers); t > 1 && !g.Transposed && convChunkWorkers {
 		if chunks := (g.N + nb - 1) / nb; chunks >= t {
 			chunks = (chunks + t - 1) / t * t
 			nb = (g.N + chunks - 1) / chunks
@@ -402,10 +406,8 @@ type convWorker struct {
 }
 
 func newConvCall(g ConvGeom, ws []float32, wgrad bool) *convCall {
-	c := &convCall{g: g, pl: g.plan(), q: g.colGeom(), inner: 1}
-	if c.pl.workers == 1 {
-		c.inner = runtime.GOMAXPROCS(0)
-	}
+	c := &convCall{g: g, pl: g.plan(), q: g.colGeom()}
+	c.inner = max(1, runtime.GOMAXPROCS(0)/c.pl.workers)
 	n := g.WorkspaceLen()
 	for i := range c.pl.workers {
 		w := &convWorker{}

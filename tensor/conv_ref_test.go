@@ -197,10 +197,10 @@ func randGeom(r *rand.Rand, transposed bool) ConvGeom {
 func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 	pair := 2 * g.colH() * g.colW() // two images per GEMM; odd batches end with one
 	oldCols, oldBlock, oldPar, oldFused, oldTab, oldRuns := convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW, convRunsMinW
-	oldWorkers, oldByConv := convChunkWorkers, convGradByConv
+	oldWorkers, oldMaxWorkers, oldByConv := convChunkWorkers, convMaxWorkers, convGradByConv
 	defer func() {
 		convMinCols, convBlockFloats, convParMin, convFused, convTableMaxW, convRunsMinW = oldCols, oldBlock, oldPar, oldFused, oldTab, oldRuns
-		convChunkWorkers, convGradByConv = oldWorkers, oldByConv
+		convChunkWorkers, convMaxWorkers, convGradByConv = oldWorkers, oldMaxWorkers, oldByConv
 	}()
 	for _, p := range []struct {
 		name                string
@@ -208,6 +208,7 @@ func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 		fused               bool
 		procs               int // GOMAXPROCS, 0 to leave it
 		inTurn              bool
+		maxWorkers          int  // convMaxWorkers, 0 to leave it
 		col2imGrad          bool // input gradients of stride-1 layers through col2im
 	}{
 		{name: "default", cols: oldCols, blk: oldBlock, par: oldPar, tab: oldTab, fused: oldFused},
@@ -224,11 +225,16 @@ func withPlan(t *testing.T, g ConvGeom, f func(t *testing.T)) {
 		{name: "per-image/chunk-workers", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, procs: 2},
 		{name: "per-image/materialised/chunk-workers", cols: 1, blk: 1, par: 1, tab: oldTab, fused: false, procs: 2},
 		{name: "per-image/in-turn", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, procs: 2, inTurn: true},
+		{name: "per-image/two-workers-of-two-threads", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, procs: 4, maxWorkers: 2},
 		{name: "col2im-input-grad", cols: oldCols, blk: oldBlock, par: oldPar, tab: oldTab, fused: oldFused, col2imGrad: true},
 		{name: "per-image/col2im-input-grad", cols: 1, blk: oldBlock, par: 1, tab: oldTab, fused: true, col2imGrad: true},
 	} {
 		convMinCols, convBlockFloats, convParMin, convTableMaxW, convFused = p.cols, p.blk, p.par, p.tab, p.fused
 		convChunkWorkers = !p.inTurn
+		convMaxWorkers = oldMaxWorkers
+		if p.maxWorkers > 0 {
+			convMaxWorkers = p.maxWorkers
+		}
 		convGradByConv = !p.col2imGrad
 		convRunsMinW = oldRuns
 		if p.tab > oldTab {
