@@ -112,10 +112,10 @@ func BenchmarkTranspose(b *testing.B) {
 	}
 }
 
-// BenchmarkScatterAdd times ScatterAdd of 2048 values into a sparse row of
-// pixels (every other one, a ninth of the indices padding), as col2im adds a
-// row of a stride-2 convolution's column matrix, per kernel family. The
-// metric is nanoseconds per value.
+// BenchmarkScatterAdd times ScatterAdd and ScatterAddDistinct of 2048
+// values into a sparse row of pixels (every other one, a ninth of the
+// indices padding), as col2im adds a row of a stride-2 convolution's column
+// matrix, per kernel family. The metric is nanoseconds per value.
 func BenchmarkScatterAdd(b *testing.B) {
 	const n = 2048
 	idx := make([]int32, n)
@@ -125,17 +125,22 @@ func BenchmarkScatterAdd(b *testing.B) {
 			idx[i] = -1
 		}
 	}
-	for _, impl := range Impls() {
-		b.Run("impl="+impl, func(b *testing.B) {
-			was := SetImpl(impl)
-			defer SetImpl(was)
-			r := rand.New(rand.NewPCG(1, 1))
-			dst, src := make([]float32, 2*n+n/64*100), make([]float32, n)
-			randSlice(r, src)
-			for i := 0; i < b.N; i++ {
-				ScatterAdd(dst, src, idx)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/value")
-		})
+	for _, f := range []struct {
+		name string
+		add  func(dst, src []float32, idx []int32)
+	}{{"ScatterAdd", ScatterAdd}, {"ScatterAddDistinct", ScatterAddDistinct}} {
+		for _, impl := range Impls() {
+			b.Run(f.name+"/impl="+impl, func(b *testing.B) {
+				was := SetImpl(impl)
+				defer SetImpl(was)
+				r := rand.New(rand.NewPCG(1, 1))
+				dst, src := make([]float32, 2*n+n/64*100), make([]float32, n)
+				randSlice(r, src)
+				for i := 0; i < b.N; i++ {
+					f.add(dst, src, idx)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/value")
+			})
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 // against the loop that defines it, to the bit: indices in range add in
 // order, including repeats within one vector of sixteen; negative,
 // too-large and extreme indices are skipped; nothing outside dst changes.
+// ScatterAddDistinct is checked the same way wherever its indices are
+// distinct.
 func TestScatterAddMatchesDefinition(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 10))
@@ -36,40 +38,45 @@ func TestScatterAddMatchesDefinition(t *testing.T) {
 							idx[i] = int32(perm[i%len(perm)])
 						}
 					}
-					// Guard bands of a finite value (NaN would absorb a stray
-					// addition unseen).
-					const band, guard = 37, float32(7)
-					off := r.IntN(8)
-					buf := make([]float32, off+dstLen+band)
-					for i := range buf {
-						buf[i] = guard
-					}
-					dst := buf[off : off+dstLen : off+dstLen]
-					for i := range dst {
-						dst[i] = float32(i) * 0.5
-					}
-					intact := func() bool {
-						for i, v := range buf {
-							if (i < off || i >= off+dstLen) && v != guard {
-								return false
-							}
-						}
-						return true
-					}
 					want := make([]float32, dstLen)
-					copy(want, dst)
+					for i := range want {
+						want[i] = float32(i) * 0.5
+					}
 					for i, o := range idx[:n] {
 						if o >= 0 && int(o) < dstLen {
 							want[o] += src[i]
 						}
 					}
-					ScatterAdd(dst, src, idx)
-					if !intact() {
-						t.Fatalf("n=%d dstLen=%d: wrote outside dst", n, dstLen)
-					}
-					for i := range want {
-						if !same(dst[i], want[i]) {
-							t.Fatalf("n=%d dstLen=%d repeats=%t: dst[%d] = %g, want %g", n, dstLen, repeats, i, dst[i], want[i])
+					distinct := !repeats && n <= dstLen
+					for _, f := range []struct {
+						name string
+						add  func(dst, src []float32, idx []int32)
+					}{{"ScatterAdd", ScatterAdd}, {"ScatterAddDistinct", ScatterAddDistinct}} {
+						if f.name == "ScatterAddDistinct" && !distinct {
+							continue
+						}
+						// Guard bands of a finite value (NaN would absorb a
+						// stray addition unseen).
+						const band, guard = 37, float32(7)
+						off := r.IntN(8)
+						buf := make([]float32, off+dstLen+band)
+						for i := range buf {
+							buf[i] = guard
+						}
+						dst := buf[off : off+dstLen : off+dstLen]
+						for i := range dst {
+							dst[i] = float32(i) * 0.5
+						}
+						f.add(dst, src, idx)
+						for i, v := range buf {
+							if (i < off || i >= off+dstLen) && v != guard {
+								t.Fatalf("%s n=%d dstLen=%d: wrote outside dst", f.name, n, dstLen)
+							}
+						}
+						for i := range want {
+							if !same(dst[i], want[i]) {
+								t.Fatalf("%s n=%d dstLen=%d repeats=%t: dst[%d] = %g, want %g", f.name, n, dstLen, repeats, i, dst[i], want[i])
+							}
 						}
 					}
 				}

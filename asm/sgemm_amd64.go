@@ -93,11 +93,11 @@ func fmaPeak512(iters int) int {
 func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
 
 // scatterAddAVX512 is the assembly form of scatterAddGeneric for n a
-// multiple of 16, up to the first vector with a repeated index; see
-// ScatterAdd.
+// multiple of 16, up to the first vector with a repeated index when check
+// is set; see ScatterAdd and ScatterAddDistinct.
 //
 //go:noescape
-func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int) (done int)
+func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int, check bool) (done int)
 
 // gatherPanelsAVX512 is the assembly form of GatherPanels for whole panels
 // of nr values, nr a multiple of 16, and of Gather as one panel.

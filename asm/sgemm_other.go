@@ -31,7 +31,9 @@ func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, blocks int)
 	panic("unreachable")
 }
 
-func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int) int { panic("unreachable") }
+func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int, check bool) int {
+	panic("unreachable")
+}
 
 func gatherPanelsAVX512(dst, src *float32, idx *int32, panels, nr, stride, srcLen int) {
 	panic("unreachable")

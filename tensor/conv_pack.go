@@ -79,13 +79,13 @@ func tableFits(q *colGeom, nb int) bool {
 
 // scatterRows adds rows [r0, r0+nr) and columns [j0, j0+nc) of a column
 // matrix, row r at src[(r-r0)*lds:], into the images: col2imRows by table
-// (asm.ScatterAdd, sixteen at a time with AVX-512; within a row no two
-// columns share a pixel).
+// (sixteen at a time with AVX-512). Within a row no two columns share a
+// pixel (TestColTableRowsDistinct), so asm.ScatterAddDistinct applies.
 func (t *colTable) scatterRows(q *colGeom, src []float32, lds, r0, nr, j0, nc int, img []float32) {
 	kk := q.kh * q.kw
 	for r := r0; r < r0+nr; r++ {
 		c, k := r/kk, r%kk
-		asm.ScatterAdd(img[c*t.plane:], src[(r-r0)*lds:][:nc], t.off[k*t.cols+j0:][:nc])
+		asm.ScatterAddDistinct(img[c*t.plane:], src[(r-r0)*lds:][:nc], t.off[k*t.cols+j0:][:nc])
 	}
 }
 

@@ -158,3 +158,32 @@ func TestIm2colPanics(t *testing.T) {
 		Col2im(g, make([]float32, 100), img)
 	})
 }
+
+// TestColTableRowsDistinct checks the premise of colTable.scatterRows'
+// use of asm.ScatterAddDistinct: within one row of a column matrix (one
+// kernel tap, over the columns of a chunk of images) no pixel appears
+// twice, for random Conv2d and ConvTranspose2d geometries of one and
+// several images.
+func TestColTableRowsDistinct(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for i := range 200 {
+		g := randGeom(r, i%2 == 1)
+		q := g.colGeom()
+		for _, nb := range []int{1, g.N} {
+			tab := newColTable(&q, nb)
+			for k := range q.kh * q.kw {
+				seen := map[int32]bool{}
+				for j, o := range tab.off[k*tab.cols:][:tab.cols] {
+					if o < 0 {
+						continue
+					}
+					if seen[o] {
+						t.Fatalf("%v, %d images: tap %d reaches pixel %d twice (column %d)", g, nb, k, o, j)
+					}
+					seen[o] = true
+				}
+			}
+			tab.release()
+		}
+	}
+}
