@@ -14,10 +14,7 @@ func Gather(dst, src []float32, idx []int32) {
 	if len(idx) < len(dst) {
 		panic("asm: Gather: fewer indices than destination values")
 	}
-	n := len(src)
-	if n > math.MaxInt32 {
-		n = math.MaxInt32 // no int32 index reaches further
-	}
+	n := min(len(src), math.MaxInt32) // no int32 index reaches further
 	h := 0
 	if useAVX512 && len(src) > 0 {
 		h = len(dst) &^ 15

@@ -28,10 +28,7 @@ func scatterAdd(dst, src []float32, idx []int32, check bool) {
 	if len(idx) < len(src) {
 		panic("asm: ScatterAdd: fewer indices than source values")
 	}
-	n := len(dst)
-	if n > math.MaxInt32 {
-		n = math.MaxInt32 // no int32 index reaches further
-	}
+	n := min(len(dst), math.MaxInt32) // no int32 index reaches further
 	h := 0
 	if useAVX512 && (hasConflict || !check) && n > 0 {
 		full := len(src) &^ 15
