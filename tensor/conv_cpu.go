@@ -56,7 +56,7 @@ type convPlan struct {
 	workers int
 }
 
-// plan cuts the batch for the current GOMAXPROCS. A Conv2d whose batch
+// plan cuts the batch for the current GOMAXPROCS. A convolution whose batch
 // makes at least one chunk per thread (up to convMaxWorkers threads) deals
 // the chunks out to them, each running its chunks' GEMMs and copies on its
 // own images, so that only the weights and, summed at the end, the weight
@@ -73,7 +73,7 @@ func (g ConvGeom) plan() convPlan {
 	}
 	nb = max(1, min(nb, g.N))
 	workers := 1
-	if t := min(runtime.GOMAXPROCS(0), convMaxWorkers); t > 1 && !g.Transposed && convChunkWorkers {
+	if t := min(runtime.GOMAXPROCS(0), convMaxWorkers); t > 1 && convChunkWorkers {
 		if chunks := (g.N + nb - 1) / nb; chunks >= t {
 			chunks = (chunks + t - 1) / t * t
 			nb = (g.N + chunks - 1) / chunks
@@ -639,7 +639,6 @@ func (c *convCall) backward(dx, dw, db, dy, x, w []float32) {
 }
 
 // transposedForward: y = col2im(Wmᵀ · x) + bias, Wm = w as [C, OutC*KH*KW].
-// (A ConvTranspose2d's chunks always run in turn: c.pl.workers is 1.)
 func (c *convCall) transposedForward(y, x, w, bias []float32) {
 	g, pl := c.g, c.pl
 	inLen := pl.cc * pl.per
