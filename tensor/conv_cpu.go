@@ -27,7 +27,7 @@ var (
 	// (im2colB) where the column matrix is a right operand; when false the
 	// column matrix is built a block at a time and multiplied by Sgemm.
 	convFused = true
-	// convChunkWorkers deals a Conv2d's chunks out to the threads (plan).
+	// convChunkWorkers deals a convolution's chunks out to the threads (plan).
 	convChunkWorkers = true
 	// convMaxWorkers bounds the threads chunks are dealt out to, since each
 	// holds a workspace and a weight gradient of its own (up to 15 MB for
