@@ -309,7 +309,10 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 // For a Conv2d, dw += dy·im2col(x)ᵀ and dx += col2im(Wmᵀ·dy), or for
 // stride 1 the forward pass of a full correlation of dy (inputGradConv); for
 // a ConvTranspose2d, dx += Wm·im2col(dy) and dw += x·im2col(dy)ᵀ, sharing one
-// im2col; db sums dy over the batch and positions.
+// im2col; db sums dy over the batch and positions. The batch is cut into
+// chunks by the thread count (plan), and dw sums each thread's chunks
+// apart, so its rounding, though the same from run to run, varies with
+// GOMAXPROCS (up to 8).
 func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 	g.Validate()
 	checkConvSlice("ConvBackward", "dy", g, dy, g.OutLen())
