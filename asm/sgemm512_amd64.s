@@ -19,8 +19,20 @@ TEXT ·sgemmKernel12x32AVX512(SB), NOSPLIT, $0-48
 	MOVQ ldc+32(FP), SI
 	SHLQ $2, SI
 
-	// Fetch the C tile early: it is needed only after the k loop.
+	// The C tile is needed only after the k loop. When the unrolled loop
+	// runs at least 24 passes, each of its first 12 fetches one row of this
+	// tile into L1 and the next 12 one row of the tile below (the next call's)
+	// into L2, in the shadow of the FMAs: fetching all 36 lines up front
+	// stalls on the line-fill buffers, and with a C row stride of a multiple
+	// of 4 KB all rows share one L1 set, so the next tile stays out of L1.
+	// A shorter loop fetches this tile up front. R8 walks the rows, R9
+	// counts the rows left to fetch.
 	MOVQ DI, R8
+	MOVQ CX, DX
+	SHRQ $2, DX
+	MOVQ $24, R9
+	CMPQ DX, $24
+	JGE  cstream
 	PREFETCHT0 (R8)
 	PREFETCHT0 64(R8)
 	PREFETCHT0 124(R8)
@@ -68,6 +80,9 @@ TEXT ·sgemmKernel12x32AVX512(SB), NOSPLIT, $0-48
 	PREFETCHT0 (R8)
 	PREFETCHT0 64(R8)
 	PREFETCHT0 124(R8)
+	XORQ R9, R9
+
+cstream:
 
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -94,15 +109,30 @@ TEXT ·sgemmKernel12x32AVX512(SB), NOSPLIT, $0-48
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
 
-	MOVQ CX, DX
-	SHRQ $2, DX
 	ANDQ $3, CX
 	TESTQ DX, DX
 	JZ   tail
 
 loop4:
-	PREFETCHT0 1024(BX)
-	PREFETCHT0 1088(BX)
+	DECQ R9
+	JS   afetch
+	CMPQ R9, $11
+	JLE  cnext
+	PREFETCHT0 (R8)
+	PREFETCHT0 64(R8)
+	PREFETCHT0 124(R8)
+	JMP  crow
+
+cnext:
+	PREFETCHT1 (R8)
+	PREFETCHT1 64(R8)
+	PREFETCHT1 124(R8)
+
+crow:
+	ADDQ SI, R8
+
+afetch:
+	// A streams from L2 (B stays in L1): fetch its 3 lines per pass ahead.
 	PREFETCHT0 768(AX)
 	VMOVUPS 0(BX), Z24
 	VMOVUPS 64(BX), Z25
@@ -130,6 +160,7 @@ loop4:
 	VFMADD231PS.BCST 40(AX), Z25, Z21
 	VFMADD231PS.BCST 44(AX), Z24, Z22
 	VFMADD231PS.BCST 44(AX), Z25, Z23
+	PREFETCHT0 832(AX)
 	VMOVUPS 128(BX), Z24
 	VMOVUPS 192(BX), Z25
 	VFMADD231PS.BCST 48(AX), Z24, Z0
@@ -156,8 +187,7 @@ loop4:
 	VFMADD231PS.BCST 88(AX), Z25, Z21
 	VFMADD231PS.BCST 92(AX), Z24, Z22
 	VFMADD231PS.BCST 92(AX), Z25, Z23
-	PREFETCHT0 1152(BX)
-	PREFETCHT0 1216(BX)
+	PREFETCHT0 896(AX)
 	VMOVUPS 256(BX), Z24
 	VMOVUPS 320(BX), Z25
 	VFMADD231PS.BCST 96(AX), Z24, Z0
