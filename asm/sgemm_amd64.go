@@ -104,3 +104,12 @@ func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int, check bool) 
 //
 //go:noescape
 func gatherPanelsAVX512(dst, src *float32, idx *int32, panels, nr, stride, srcLen int)
+
+// cutPanels16AVX2 and cutPanels32AVX2 are the assembly form of CutPanels
+// for 4*groups rows and whole panels of 16 and 32 values.
+//
+//go:noescape
+func cutPanels16AVX2(dst, src *float32, groups, panels, lds, stride int)
+
+//go:noescape
+func cutPanels32AVX2(dst, src *float32, groups, panels, lds, stride int)

@@ -38,3 +38,6 @@ func scatterAddAVX512(dst, src *float32, idx *int32, n, dstLen int, check bool) 
 func gatherPanelsAVX512(dst, src *float32, idx *int32, panels, nr, stride, srcLen int) {
 	panic("unreachable")
 }
+
+func cutPanels16AVX2(dst, src *float32, groups, panels, lds, stride int) { panic("unreachable") }
+func cutPanels32AVX2(dst, src *float32, groups, panels, lds, stride int) { panic("unreachable") }

@@ -113,15 +113,17 @@ func (b im2colB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 	}
 }
 
-// packRuns builds each row of the block from runs of pixels (im2colRows),
-// then cuts it into the panels.
+// packRuns builds the block's rows from runs of pixels (im2colRows), a few
+// at a time, and cuts them into the panels.
 func (b im2colB) packRuns(dst []float32, p0, kc, j0, nc, nr int) {
-	buf := packRow(nc)
+	const group = 4 // rows per cut: CutPanels moves four rows per panel at once
+	buf := packRow(group * nc)
 	defer packRowPool.Put(buf)
-	row := (*buf)[:nc]
-	for p := range kc {
-		im2colRows(b.q, b.img, p0+p, 1, j0, nc, row, nc)
-		cutRow(dst, row, p, kc, nr)
+	for p := 0; p < kc; p += group {
+		rows := min(group, kc-p)
+		block := (*buf)[:rows*nc]
+		im2colRows(b.q, b.img, p0+p, rows, j0, nc, block, nc)
+		cutRows(dst, block, nc, p, rows, kc, nc, nr)
 	}
 }
 
@@ -147,31 +149,16 @@ func (b im2colB) packTable(dst []float32, p0, kc, j0, nc, nr int) {
 	}
 }
 
-// cutRow writes row p of a block of op(B), of len(row) columns, into its
-// place in each of the block's micro-panels of nr columns and kc rows,
-// zero-padding the last panel.
-func cutRow(dst, row []float32, p, kc, nr int) {
-	nc := len(row)
-	full := nc / nr * nr
-	switch nr {
-	case 16:
-		for jr := 0; jr < full; jr += 16 {
-			copy16(dst[jr*kc+p*16:], row[jr:])
+// cutRows writes rows [p, p+rows) of a block of op(B), nc columns each and
+// held in src ld apart, into the block's kc x nr micro-panels, zero-padding
+// the columns of the last panel past nc.
+func cutRows(dst, src []float32, ld, p, rows, kc, nc, nr int) {
+	asm.CutPanels(dst[p*nr:], nr, kc*nr, src, ld, rows, nc)
+	if full := nc / nr * nr; full < nc {
+		pad := dst[full*kc+p*nr:][:rows*nr]
+		for i := range rows {
+			clear(pad[i*nr+nc-full : (i+1)*nr])
 		}
-	case 32:
-		for jr := 0; jr < full; jr += 32 {
-			d := dst[jr*kc+p*32:]
-			copy16(d, row[jr:])
-			copy16(d[16:], row[jr+16:])
-		}
-	default:
-		for jr := 0; jr < full; jr += nr {
-			copy(dst[jr*kc+p*nr:][:nr], row[jr:jr+nr])
-		}
-	}
-	if full < nc {
-		d := dst[full*kc+p*nr:][:nr]
-		clear(d[copy(d, row[full:]):])
 	}
 }
 

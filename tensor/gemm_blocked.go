@@ -153,27 +153,12 @@ func (b denseB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 }
 
 // packRows packs op(B) = B, whose rows hold nr contiguous values per
-// micro-panel. It walks B a row at a time, handing each micro-panel its
-// piece, so that B is read front to back: walking down one micro-panel's
-// columns instead jumps a row of B per 128 bytes, which the hardware
-// prefetchers do not follow, and took as long as the multiplication itself
-// on a 128x2058x3200 product.
+// micro-panel, with asm.CutPanels: B is read front to back, a few rows at
+// a time. Walking down one micro-panel's columns instead jumps a row of B
+// per 128 bytes, which the hardware prefetchers do not follow, and took as
+// long as the multiplication itself on a 128x2058x3200 product.
 func (b denseB) packRows(dst []float32, p0, kc, j0, nc, nr int) {
-	for p := range kc {
-		cutRow(dst, b.data[(p0+p)*b.ld+j0:][:nc], p, kc, nr)
-	}
-}
-
-// copy16 copies 16 float32s. As 16-byte array copies the compiler emits
-// register moves; larger array copies between slices, which might overlap,
-// become calls to memmove, which cost a quarter of a packing's time.
-func copy16(dst, src []float32) {
-	s := (*[16]float32)(src)
-	d := (*[16]float32)(dst)
-	*(*[4]float32)(d[0:]) = *(*[4]float32)(s[0:])
-	*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
-	*(*[4]float32)(d[8:]) = *(*[4]float32)(s[8:])
-	*(*[4]float32)(d[12:]) = *(*[4]float32)(s[12:])
+	cutRows(dst, b.data[p0*b.ld+j0:], b.ld, 0, kc, kc, nc, nr)
 }
 
 // gemmBuffers holds one goroutine's packing space.
