@@ -6,7 +6,7 @@
 // The family in use is chosen once at start-up from the CPU (through
 // github.com/klauspost/cpuid/v2): "avx512" (a 12x32 AVX-512F SGEMM kernel,
 // AVX-512 Gather, GatherPanels, Transpose and ScatterAdd), "avx2fma" (a
-// 6x16 AVX2+FMA kernel and the AVX2 vector primitives) or "generic" (the
+// 6x16 AVX2+FMA kernel, the AVX2 vector primitives and CutPanels) or "generic" (the
 // twins). HALO_CPU=generic or HALO_CPU=avx2 asks for a lesser family, the
 // purego build tag leaves the assembly out, and Impl and Why report the
 // choice. Every kernel is tested against its twin or its definition in the
@@ -22,4 +22,5 @@
 //     padding as a negative index; im2col of narrow images.
 //   - ScatterAdd: its adjoint, col2im through the same table.
 //   - Transpose: the packing of transposed GEMM operands.
+//   - CutPanels: the packing of plain ones, rows cut into micro-panels.
 package asm
