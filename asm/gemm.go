@@ -58,6 +58,56 @@ func SgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernel6x16(k, a, b, c, ldc, alpha, beta)
 }
 
+// SgemmKernelRows is SgemmKernel for the first rows rows of the tile only,
+// 0 < rows <= mr of KernelShape: a still holds k columns of mr values, and
+// only rows [0, rows) of C are read or written, so C may end after
+// (rows-1)*ldc+nr values. It serves the last row of tiles of a block whose
+// height is not a multiple of mr. The AVX-512 family has kernels for 4 and
+// 8 rows, which a last row of 4 or 8 (M = 64, 128, 256, ...) runs directly,
+// at a third or two thirds of the full kernel's work; other heights run
+// the next larger kernel into a scratch tile and copy their rows out.
+func SgemmKernelRows(rows, k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	mr, nr := KernelShape()
+	if rows <= 0 || rows > mr || k < 0 || len(a) < k*mr || len(b) < k*nr || ldc < nr || len(c) < (rows-1)*ldc+nr {
+		panic("asm: SgemmKernelRows: bad row count or slices too short for the rows")
+	}
+	if rows == mr {
+		SgemmKernel(k, a, b, c, ldc, alpha, beta)
+		return
+	}
+	if k == 0 {
+		a, b = zeroPanel[:], zeroPanel[:]
+	}
+	kr := mr
+	if useAVX512 {
+		kr = (rows + 3) / 4 * 4
+		if kr == rows {
+			sgemmKernelTop(rows, k, a, b, c, ldc, alpha, beta)
+			return
+		}
+	}
+	var tile [MaxMR * MaxNR]float32
+	switch {
+	case kr == mr && useAVX512:
+		sgemmKernel12x32(k, a, b, tile[:], nr, alpha, 0)
+	case kr == mr:
+		sgemmKernel6x16(k, a, b, tile[:], nr, alpha, 0)
+	default:
+		sgemmKernelTop(kr, k, a, b, tile[:], nr, alpha, 0)
+	}
+	for i := range rows {
+		dst := c[i*ldc:][:nr]
+		src := tile[i*nr:][:nr]
+		if beta == 0 {
+			copy(dst, src)
+			continue
+		}
+		for j := range dst {
+			dst[j] = src[j] + beta*dst[j]
+		}
+	}
+}
+
 var zeroPanel [MaxNR]float32
 
 // sgemmKernelGeneric is the pure-Go twin of the 6x16 SGEMM micro-kernel.

@@ -1,6 +1,7 @@
 package asm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -54,18 +55,36 @@ func randSlice(r *rand.Rand, s []float32) {
 }
 
 func TestSgemmKernel6x16(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) { testKernel(t, MR, NR, SgemmKernel6x16) })
+	forEachImpl(t, func(t *testing.T) { testKernel(t, MR, NR, MR, SgemmKernel6x16) })
 }
 
 // TestSgemmKernel checks the kernel of each family at its own tile shape.
 func TestSgemmKernel(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		mr, nr := KernelShape()
-		testKernel(t, mr, nr, SgemmKernel)
+		testKernel(t, mr, nr, mr, SgemmKernel)
 	})
 }
 
-func testKernel(t *testing.T, MR, NR int, kernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)) {
+// TestSgemmKernelRows checks the kernel for the first rows of a tile, at
+// every row count of each family's tile: rows past the count are neither
+// read nor written (C ends after the last row computed).
+func TestSgemmKernelRows(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		mr, nr := KernelShape()
+		for rows := 1; rows <= mr; rows++ {
+			t.Run(fmt.Sprintf("rows=%d", rows), func(t *testing.T) {
+				testKernel(t, mr, nr, rows, func(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+					SgemmKernelRows(rows, k, a, b, c, ldc, alpha, beta)
+				})
+			})
+		}
+	})
+}
+
+// testKernel checks a kernel that computes the first rows rows of an MR x NR
+// tile from panels of MR rows against a float64 reference.
+func testKernel(t *testing.T, MR, NR, rows int, kernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)) {
 	{
 		r := rand.New(rand.NewPCG(1, 2))
 		ks := []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 31, 64, 255, 257}
@@ -81,15 +100,15 @@ func testKernel(t *testing.T, MR, NR int, kernel func(k int, a, b, c []float32, 
 						randSlice(r, b)
 						a0 := append([]float32(nil), a...)
 						b0 := append([]float32(nil), b...)
-						c, cok := guarded((MR-1)*ldc+NR, off)
+						c, cok := guarded((rows-1)*ldc+NR, off)
 						for i := range c {
 							c[i] = float32(math.NaN()) // padding between rows must survive
 						}
-						for i := 0; i < MR; i++ {
+						for i := 0; i < rows; i++ {
 							randSlice(r, c[i*ldc:i*ldc+NR])
 						}
 						if beta == 0 {
-							for i := 0; i < MR; i++ {
+							for i := 0; i < rows; i++ {
 								for j := 0; j < NR; j++ {
 									c[i*ldc+j] = float32(math.NaN()) // must not be read
 								}
@@ -97,7 +116,7 @@ func testKernel(t *testing.T, MR, NR int, kernel func(k int, a, b, c []float32, 
 						}
 						c0 := append([]float32(nil), c...)
 						kernel(k, a, b, c, ldc, alpha, beta)
-						for i := 0; i < MR; i++ {
+						for i := 0; i < rows; i++ {
 							for j := 0; j < NR; j++ {
 								var s, mag float64
 								for p := 0; p < k; p++ {
@@ -117,7 +136,7 @@ func testKernel(t *testing.T, MR, NR int, kernel func(k int, a, b, c []float32, 
 									t.Fatalf("k=%d alpha=%g beta=%g ldc=%d: c[%d,%d]=%g, want %g", k, alpha, beta, ldc, i, j, got, want)
 								}
 							}
-							for j := NR; j < ldc && i < MR-1; j++ {
+							for j := NR; j < ldc && i < rows-1; j++ {
 								if !math.IsNaN(float64(c[i*ldc+j])) {
 									t.Fatalf("k=%d ldc=%d: padding c[%d,%d] written", k, ldc, i, j)
 								}

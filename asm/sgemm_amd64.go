@@ -12,8 +12,27 @@ func sgemmKernel6x16AVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func sgemmKernel12x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernel8x32AVX512 and sgemmKernel4x32AVX512 compute the first 8 or 4
+// rows of a 12x32 tile from the same 12-row A panels; see SgemmKernelRows.
+//
+//go:noescape
+func sgemmKernel8x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func sgemmKernel4x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
 func sgemmKernel12x32(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernel12x32AVX512(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
+// sgemmKernelTop runs the 12x32 family's kernel for the first rows rows of
+// a tile, rows 4 or 8.
+func sgemmKernelTop(rows, k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	if rows == 4 {
+		sgemmKernel4x32AVX512(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		return
+	}
+	sgemmKernel8x32AVX512(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
 
 func sgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {

@@ -6,6 +6,10 @@ func sgemmKernel12x32(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernelGenericShape(12, 32, k, a, b, c, ldc, alpha, beta)
 }
 
+func sgemmKernelTop(rows, k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	panic("unreachable")
+}
+
 func sgemmKernel6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
 	sgemmKernelGeneric(k, a, b, c, ldc, alpha, beta)
 }

@@ -16,6 +16,11 @@ const (
 	nr = 32 // columns: two 16-lane vectors of B per k step
 )
 
+// kernels are the row counts generated: the full tile and the edge kernels
+// for a last row of tiles of 4 or 8 rows, which read the same 12-row A
+// panels and leave their padding rows alone.
+var kernels = []int{12, 8, 4}
+
 func main() {
 	out := "sgemm512_amd64.s"
 	if len(os.Args) > 1 {
@@ -35,16 +40,29 @@ func main() {
 	w("// per k step 2 loads of B and %d fused load+FMA uops, fewer uops than", 2*mr)
 	w("// separate broadcasts, which measured faster.")
 	w("")
+	w("// The edge kernels sgemmKernel8x32AVX512 and sgemmKernel4x32AVX512 are the")
+	w("// same loop on the first 8 or 4 rows of the same %d-row A panels.", mr)
+	w("")
+	for _, rows := range kernels {
+		kernel(w, rows)
+	}
+	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// kernel writes the kernel for the first rows rows of a tile.
+func kernel(w func(string, ...any), rows int) {
 	step := func(ao, bo int) {
 		w("\tVMOVUPS %d(BX), Z24", bo)
 		w("\tVMOVUPS %d(BX), Z25", bo+64)
-		for r := range mr {
+		for r := range rows {
 			w("\tVFMADD231PS.BCST %d(AX), Z24, Z%d", ao+4*r, 2*r)
 			w("\tVFMADD231PS.BCST %d(AX), Z25, Z%d", ao+4*r, 2*r+1)
 		}
 	}
-	w("// func sgemmKernel12x32AVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)")
-	w("TEXT ·sgemmKernel12x32AVX512(SB), NOSPLIT, $0-48")
+	w("// func sgemmKernel%dx%dAVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)", rows, nr)
+	w("TEXT ·sgemmKernel%dx%dAVX512(SB), NOSPLIT, $0-48", rows, nr)
 	w("\tMOVQ k+0(FP), CX")
 	w("\tMOVQ a+8(FP), AX")
 	w("\tMOVQ b+16(FP), BX")
@@ -53,9 +71,9 @@ func main() {
 	w("\tSHLQ $2, SI")
 	w("")
 	w("\t// The C tile is needed only after the k loop. When the unrolled loop")
-	w("\t// runs at least %d passes, each of its first %d fetches one row of this", 2*mr, mr)
-	w("\t// tile into L1 and the next %d one row of the tile below (the next call's)", mr)
-	w("\t// into L2, in the shadow of the FMAs: fetching all %d lines up front", 3*mr)
+	w("\t// runs at least %d passes, each of its first %d fetches one row of this", 2*mr, rows)
+	w("\t// tile into L1 and the next %d one row of the tile below (the next call's)", rows)
+	w("\t// into L2, in the shadow of the FMAs: fetching all %d lines up front", 3*rows)
 	w("\t// stalls on the line-fill buffers, and with a C row stride of a multiple")
 	w("\t// of 4 KB all rows share one L1 set, so the next tile stays out of L1.")
 	w("\t// A shorter loop fetches this tile up front. R8 walks the rows, R9")
@@ -63,14 +81,14 @@ func main() {
 	w("\tMOVQ DI, R8")
 	w("\tMOVQ CX, DX")
 	w("\tSHRQ $2, DX")
-	w("\tMOVQ $%d, R9", 2*mr)
+	w("\tMOVQ $%d, R9", 2*rows)
 	w("\tCMPQ DX, $%d", 2*mr)
 	w("\tJGE  cstream")
-	for r := range mr {
+	for r := range rows {
 		w("\tPREFETCHT0 (R8)")
 		w("\tPREFETCHT0 64(R8)")
 		w("\tPREFETCHT0 124(R8)")
-		if r < mr-1 {
+		if r < rows-1 {
 			w("\tADDQ SI, R8")
 		}
 	}
@@ -78,7 +96,7 @@ func main() {
 	w("")
 	w("cstream:")
 	w("")
-	for r := range 2 * mr {
+	for r := range 2 * rows {
 		w("\tVPXORD Z%d, Z%d, Z%d", r, r, r)
 	}
 	w("")
@@ -89,7 +107,7 @@ func main() {
 	w("loop4:")
 	w("\tDECQ R9")
 	w("\tJS   afetch")
-	w("\tCMPQ R9, $%d", mr-1)
+	w("\tCMPQ R9, $%d", rows-1)
 	w("\tJLE  cnext")
 	w("\tPREFETCHT0 (R8)")
 	w("\tPREFETCHT0 64(R8)")
@@ -130,7 +148,7 @@ func main() {
 	w("")
 	w("epilogue:")
 	w("\tVBROADCASTSS alpha+40(FP), Z24")
-	for r := range 2 * mr {
+	for r := range 2 * rows {
 		w("\tVMULPS Z24, Z%d, Z%d", r, r)
 	}
 	w("")
@@ -141,10 +159,10 @@ func main() {
 	w("\tJPS     update")
 	w("\tJNE     update")
 	w("")
-	for r := range mr {
+	for r := range rows {
 		w("\tVMOVUPS Z%d, (DI)", 2*r)
 		w("\tVMOVUPS Z%d, 64(DI)", 2*r+1)
-		if r < mr-1 {
+		if r < rows-1 {
 			w("\tADDQ SI, DI")
 		}
 	}
@@ -152,18 +170,15 @@ func main() {
 	w("\tRET")
 	w("")
 	w("update:")
-	for r := range mr {
+	for r := range rows {
 		w("\tVFMADD231PS (DI), Z25, Z%d", 2*r)
 		w("\tVFMADD231PS 64(DI), Z25, Z%d", 2*r+1)
 		w("\tVMOVUPS Z%d, (DI)", 2*r)
 		w("\tVMOVUPS Z%d, 64(DI)", 2*r+1)
-		if r < mr-1 {
+		if r < rows-1 {
 			w("\tADDQ SI, DI")
 		}
 	}
 	w("\tVZEROUPPER")
 	w("\tRET")
-	if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
-		log.Fatal(err)
-	}
 }
