@@ -44,12 +44,24 @@ func CutPanels(dst []float32, nr, stride int, src []float32, lds, rows, cols int
 	cutPanelsGeneric(dst, nr, stride, src, lds, rows, cols)
 }
 
-// cutPanelsGeneric is CutPanels a row piece at a time.
+// cutPanelsGeneric is CutPanels in Go, in the assembly's order: each panel
+// receives four rows' pieces in turn, one contiguous run. Walking a row at
+// a time with the panel found by division ran at a third of the speed
+// (1.6-2.2 against 0.55-0.60 ns per value, 16-column panels of a 384-row
+// block); copy beat 16-byte array moves here.
 func cutPanelsGeneric(dst []float32, nr, stride int, src []float32, lds, rows, cols int) {
-	for p := range rows {
-		row := src[p*lds:][:cols]
-		for j0 := 0; j0 < cols; j0 += nr {
-			copy(dst[j0/nr*stride+p*nr:], row[j0:min(j0+nr, cols)])
+	whole := cols / nr * nr
+	for p0 := 0; p0 < rows; p0 += 4 {
+		group := min(4, rows-p0)
+		for j0, d0 := 0, p0*nr; j0 < whole; j0, d0 = j0+nr, d0+stride {
+			for p := range group {
+				copy(dst[d0+p*nr:][:nr], src[(p0+p)*lds+j0:][:nr])
+			}
+		}
+	}
+	if whole < cols {
+		for p := range rows {
+			copy(dst[whole/nr*stride+p*nr:], src[p*lds+whole:][:cols-whole])
 		}
 	}
 }

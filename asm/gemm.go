@@ -78,6 +78,10 @@ func SgemmKernelRows(rows, k int, a, b, c []float32, ldc int, alpha, beta float3
 	if k == 0 {
 		a, b = zeroPanel[:], zeroPanel[:]
 	}
+	if !useAVX2FMA {
+		sgemmKernelGenericRows(rows, k, a, b, c, ldc, alpha, beta)
+		return
+	}
 	kr := mr
 	if useAVX512 {
 		kr = (rows + 3) / 4 * 4
@@ -155,6 +159,62 @@ func sgemmKernelGenericShape(MR, NR, k int, a, b, c []float32, ldc int, alpha, b
 	}
 }
 
+// sgemmKernelGenericRows is the generic twin's kernel for the first rows
+// rows (fewer than MR) of a 6x16 tile: one or two rows go two columns at a
+// time, three or four through dot4, five through dot6 with its last row
+// dropped. Running the whole tile into a scratch tile instead cost the
+// work of six rows, which for M = 32 (5 tiles and 2 rows) was 11% of the
+// product.
+func sgemmKernelGenericRows(rows, k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	if k == 0 {
+		for i := range rows {
+			row := c[i*ldc : i*ldc+NR : i*ldc+NR]
+			for j := range row {
+				row[j] = scaled(0, alpha, beta, row[j])
+			}
+		}
+		return
+	}
+	_ = a[k*MR-1]
+	_ = b[k*NR-1]
+	_ = c[(rows-1)*ldc+NR-1]
+	sa, sb := uintptr(MR*4), uintptr(NR*4)
+	pa := unsafe.Pointer(&a[0])
+	switch {
+	case rows <= 2:
+		for j := 0; j < NR; j += 2 {
+			c00, c01, c10, c11 := dot2x2(k, pa, unsafe.Pointer(&b[j]), sa, sb)
+			c[j] = scaled(c00, alpha, beta, c[j])
+			c[j+1] = scaled(c01, alpha, beta, c[j+1])
+			if rows == 2 {
+				c[ldc+j] = scaled(c10, alpha, beta, c[ldc+j])
+				c[ldc+j+1] = scaled(c11, alpha, beta, c[ldc+j+1])
+			}
+		}
+	case rows <= 4:
+		for j := range NR {
+			c0, c1, c2, c3 := dot4(k, pa, unsafe.Pointer(&b[j]), sa, sb)
+			col := c[j:]
+			col[0] = scaled(c0, alpha, beta, col[0])
+			col[ldc] = scaled(c1, alpha, beta, col[ldc])
+			col[2*ldc] = scaled(c2, alpha, beta, col[2*ldc])
+			if rows == 4 {
+				col[3*ldc] = scaled(c3, alpha, beta, col[3*ldc])
+			}
+		}
+	default:
+		for j := range NR {
+			c0, c1, c2, c3, c4, _ := dot6(k, pa, unsafe.Pointer(&b[j]), sa, sb)
+			col := c[j:]
+			col[0] = scaled(c0, alpha, beta, col[0])
+			col[ldc] = scaled(c1, alpha, beta, col[ldc])
+			col[2*ldc] = scaled(c2, alpha, beta, col[2*ldc])
+			col[3*ldc] = scaled(c3, alpha, beta, col[3*ldc])
+			col[4*ldc] = scaled(c4, alpha, beta, col[4*ldc])
+		}
+	}
+}
+
 // scaled is alpha*s + beta*c, without reading c when beta is 0 (C may hold
 // NaNs then, as BLAS allows).
 func scaled(s, alpha, beta, c float32) float32 {
@@ -186,7 +246,55 @@ func FMAPeakAVX512(iters int) (flops int) { return fmaPeak512(iters) }
 // pointers: a pointer one step past the last k would leave the panels'
 // memory, which Go's pointer rules forbid.
 //
+// dot2x2 is dot6's loop for the first two rows of the A panel and two
+// adjacent columns of B.
+//
 //go:noinline
+func dot2x2(k int, pa, pb unsafe.Pointer, sa, sb uintptr) (c00, c01, c10, c11 float32) {
+	var oa, ob uintptr
+	for range k {
+		av := (*[2]float32)(unsafe.Add(pa, oa))
+		bv := (*[2]float32)(unsafe.Add(pb, ob))
+		c00 += av[0] * bv[0]
+		c01 += av[0] * bv[1]
+		c10 += av[1] * bv[0]
+		c11 += av[1] * bv[1]
+		oa += sa
+		ob += sb
+	}
+	return
+}
+
+// dot4 is dot6's loop for the first four rows of the A panel.
+func dot4(k int, pa, pb unsafe.Pointer, sa, sb uintptr) (c0, c1, c2, c3 float32) {
+	var oa, ob uintptr
+	for range k / 2 {
+		av := (*[4]float32)(unsafe.Add(pa, oa))
+		b0 := *(*float32)(unsafe.Add(pb, ob))
+		c0 += av[0] * b0
+		c1 += av[1] * b0
+		c2 += av[2] * b0
+		c3 += av[3] * b0
+		av = (*[4]float32)(unsafe.Add(pa, oa+sa))
+		b0 = *(*float32)(unsafe.Add(pb, ob+sb))
+		c0 += av[0] * b0
+		c1 += av[1] * b0
+		c2 += av[2] * b0
+		c3 += av[3] * b0
+		oa += 2 * sa
+		ob += 2 * sb
+	}
+	if k%2 == 1 {
+		av := (*[4]float32)(unsafe.Add(pa, oa))
+		b0 := *(*float32)(unsafe.Add(pb, ob))
+		c0 += av[0] * b0
+		c1 += av[1] * b0
+		c2 += av[2] * b0
+		c3 += av[3] * b0
+	}
+	return
+}
+
 func dot6(k int, pa, pb unsafe.Pointer, sa, sb uintptr) (c0, c1, c2, c3, c4, c5 float32) {
 	var oa, ob uintptr
 	for range k / 2 {
