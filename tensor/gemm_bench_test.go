@@ -8,53 +8,10 @@ import (
 	"time"
 
 	"github.com/halo-ml/halo/asm"
+	"github.com/halo-ml/halo/internal/gemmshapes"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
-
-// benchShape is one GEMM of the benchmark set: C[M,N] = A[M,K] B[K,N].
-type benchShape struct {
-	name    string
-	m, n, k int
-}
-
-// benchShapes mirrors the shapes of the side-by-side anchor script
-// (bench/gemm.py): square sizes, the rotating-MNIST and Sprites encoder
-// convolutions as im2col GEMMs (M = Cout, K = Cin*k*k, N = frames*Hout*Wout,
-// frames reduced so one call is at most maxGflop GFLOP), and two linear layers.
-func benchShapes(maxGflop float64) []benchShape {
-	var out []benchShape
-	for _, n := range []int{128, 256, 512, 1024, 2048} {
-		out = append(out, benchShape{fmt.Sprintf("square_%d", n), n, n, n})
-	}
-	convs := []struct {
-		name                             string
-		frames, h, w, cin, cout, k, s, p int
-	}{
-		{"rotmnist_conv1", 384, 28, 28, 1, 32, 5, 2, 2},
-		{"rotmnist_conv2", 384, 14, 14, 32, 64, 5, 2, 2},
-		{"rotmnist_conv3", 384, 7, 7, 64, 128, 5, 2, 2},
-		{"sprites_conv1", 192, 64, 64, 3, 256, 5, 1, 2},
-		{"sprites_conv2", 192, 64, 64, 256, 256, 5, 2, 2},
-		{"sprites_conv3", 192, 32, 32, 256, 256, 5, 2, 2},
-		{"sprites_conv4", 192, 16, 16, 256, 256, 5, 2, 2},
-		{"sprites_conv5", 192, 8, 8, 256, 256, 5, 1, 2},
-	}
-	for _, c := range convs {
-		ho, wo := (c.h+2*c.p-c.k)/c.s+1, (c.w+2*c.p-c.k)/c.s+1
-		m, k := c.cout, c.cin*c.k*c.k
-		perFrame := 2 * float64(m) * float64(k) * float64(ho*wo) / 1e9
-		frames := c.frames
-		if maxGflop > 0 && perFrame*float64(frames) > maxGflop {
-			frames = max(1, int(maxGflop/perFrame))
-		}
-		out = append(out, benchShape{c.name, m, frames * ho * wo, k})
-	}
-	out = append(out,
-		benchShape{"linear_384x2048x4096", 384, 4096, 2048},
-		benchShape{"linear_384x4096x256", 384, 256, 4096})
-	return out
-}
 
 func randomSlice(r *rand.Rand, n int) []float32 {
 	s := make([]float32, n)
@@ -78,26 +35,26 @@ func reportGflops(b *testing.B, flops float64) {
 // BenchmarkSgemm times Sgemm per kernel family and thread count on the
 // anchor's shapes. Compare with bench/gemm.py run in the same sitting.
 func BenchmarkSgemm(b *testing.B) {
-	for _, s := range benchShapes(50) {
+	for _, s := range gemmshapes.List(50) {
 		var a, bm, c []float32 // made on first use, so -bench filters stay cheap
 		for _, impl := range asm.Impls() {
 			for _, threads := range []int{1, 2} {
-				if impl == asm.ImplGeneric && (s.m*s.n*s.k > 1<<30 || threads > 1) {
+				if impl == asm.ImplGeneric && (s.M*s.N*s.K > 1<<30 || threads > 1) {
 					continue // the twin is benchmarked single-threaded on the smaller shapes
 				}
-				b.Run(fmt.Sprintf("impl=%s/threads=%d/%s", impl, threads, s.name), func(b *testing.B) {
+				b.Run(fmt.Sprintf("impl=%s/threads=%d/%s", impl, threads, s.Name), func(b *testing.B) {
 					was := asm.SetImpl(impl)
 					defer asm.SetImpl(was)
 					if a == nil {
 						r := rand.New(rand.NewPCG(1, 2))
-						a, bm, c = randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+						a, bm, c = randomSlice(r, s.M*s.K), randomSlice(r, s.K*s.N), make([]float32, s.M*s.N)
 					}
 					withProcs(threads, func() {
 						b.ResetTimer()
 						for i := 0; i < b.N; i++ {
-							Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+							Sgemm(false, false, s.M, s.N, s.K, 1, a, s.K, bm, s.N, 0, c, s.N)
 						}
-						reportGflops(b, 2*float64(s.m)*float64(s.n)*float64(s.k))
+						reportGflops(b, 2*float64(s.M)*float64(s.N)*float64(s.K))
 					})
 				})
 			}
@@ -110,18 +67,18 @@ func BenchmarkSgemm(b *testing.B) {
 func BenchmarkSgemmGonum(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var impl gonum.Implementation
-	for _, s := range benchShapes(50) {
-		if s.m*s.n*s.k > 1<<30 {
+	for _, s := range gemmshapes.List(50) {
+		if s.M*s.N*s.K > 1<<30 {
 			continue
 		}
-		b.Run(fmt.Sprintf("impl=gonum/threads=1/%s", s.name), func(b *testing.B) {
-			a, bm, c := randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+		b.Run(fmt.Sprintf("impl=gonum/threads=1/%s", s.Name), func(b *testing.B) {
+			a, bm, c := randomSlice(r, s.M*s.K), randomSlice(r, s.K*s.N), make([]float32, s.M*s.N)
 			withProcs(1, func() {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					impl.Sgemm(blas.NoTrans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+					impl.Sgemm(blas.NoTrans, blas.NoTrans, s.M, s.N, s.K, 1, a, s.K, bm, s.N, 0, c, s.N)
 				}
-				reportGflops(b, 2*float64(s.m)*float64(s.n)*float64(s.k))
+				reportGflops(b, 2*float64(s.M)*float64(s.N)*float64(s.K))
 			})
 		})
 	}
@@ -158,29 +115,29 @@ func BenchmarkFMAPeak(b *testing.B) {
 func BenchmarkSgemmTwinVsGonum(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var impl gonum.Implementation
-	for _, s := range benchShapes(5) {
-		if s.m*s.n*s.k > 1<<30 {
+	for _, s := range gemmshapes.List(5) {
+		if s.M*s.N*s.K > 1<<30 {
 			continue
 		}
-		b.Run(s.name, func(b *testing.B) {
-			a, bm, c := randomSlice(r, s.m*s.k), randomSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+		b.Run(s.Name, func(b *testing.B) {
+			a, bm, c := randomSlice(r, s.M*s.K), randomSlice(r, s.K*s.N), make([]float32, s.M*s.N)
 			was := asm.SetImpl(asm.ImplGeneric)
 			defer asm.SetImpl(was)
 			withProcs(1, func() {
 				var twin, anchor time.Duration
 				for range b.N {
 					start := time.Now()
-					Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+					Sgemm(false, false, s.M, s.N, s.K, 1, a, s.K, bm, s.N, 0, c, s.N)
 					if d := time.Since(start); twin == 0 || d < twin {
 						twin = d
 					}
 					start = time.Now()
-					impl.Sgemm(blas.NoTrans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+					impl.Sgemm(blas.NoTrans, blas.NoTrans, s.M, s.N, s.K, 1, a, s.K, bm, s.N, 0, c, s.N)
 					if d := time.Since(start); anchor == 0 || d < anchor {
 						anchor = d
 					}
 				}
-				b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)/twin.Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(2*float64(s.M)*float64(s.N)*float64(s.K)/twin.Seconds()/1e9, "GFLOP/s")
 				b.ReportMetric(anchor.Seconds()/twin.Seconds(), "xgonum")
 			})
 		})
