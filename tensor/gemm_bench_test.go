@@ -106,6 +106,46 @@ func BenchmarkFMAPeak(b *testing.B) {
 	}
 }
 
+// BenchmarkSgemmVsPeak measures the bars in one run: each iteration
+// times the FMA peak loops (256- and 512-bit) and Sgemm on one and on two
+// threads, one after the other, and the metrics are ratios of their best
+// times: "xpeak512" and "xpeak256", one thread's GFLOP/s over the peak's,
+// and "x2threads", two threads' over one's. Taking the best of each in
+// alternation keeps the noise of a shared machine out of the ratios, which
+// the means of separate benchmarks let in. Run with -benchtime Nx.
+func BenchmarkSgemmVsPeak(b *testing.B) {
+	for _, n := range []int{1024, 2048} {
+		b.Run(fmt.Sprintf("square_%d", n), func(b *testing.B) {
+			if asm.FMAPeakAVX512(1) == 0 {
+				b.Skip("no 512-bit FMA here")
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			a, bm, c := randomSlice(r, n*n), randomSlice(r, n*n), make([]float32, n*n)
+			flops := 2 * float64(n) * float64(n) * float64(n)
+			rate := func(f func() float64) float64 {
+				start := time.Now()
+				w := f()
+				return w / time.Since(start).Seconds() / 1e9
+			}
+			gemm := func() float64 {
+				Sgemm(false, false, n, n, n, 1, a, n, bm, n, 0, c, n)
+				return flops
+			}
+			var p256, p512, one, two float64
+			for range b.N {
+				p256 = max(p256, rate(func() float64 { return float64(asm.FMAPeak(1 << 22)) }))
+				p512 = max(p512, rate(func() float64 { return float64(asm.FMAPeakAVX512(1 << 22)) }))
+				withProcs(1, func() { one = max(one, rate(gemm)) })
+				withProcs(2, func() { two = max(two, rate(gemm)) })
+			}
+			b.ReportMetric(one, "GFLOP/s")
+			b.ReportMetric(one/p512, "xpeak512")
+			b.ReportMetric(one/p256, "xpeak256")
+			b.ReportMetric(two/one, "x2threads")
+		})
+	}
+}
+
 // BenchmarkSgemmTwinVsGonum compares the pure-Go twin with gonum's Sgemm
 // (its SSE assembly unless built with -tags noasm) on one thread, side by
 // side: each iteration runs both once per shape, and the metric is the
