@@ -272,7 +272,7 @@ func gemmSerial(bs gemmBlocks, i0, i1, j0, j1, k int, alpha float32, a matA, b m
 // panel of B into C (which starts at the block's corner) with the mr x nr
 // micro-kernel in use. Full tiles go straight to the micro-kernel, and so
 // do tiles of a last row short of mr rows (asm.SgemmKernelRows); tiles
-// short of nr columns go through a scratch tile.
+// short of nr columns are computed whole into a scratch tile.
 func macroKernel(mr, nr, mc, nc, kc int, alpha float32, ap, bp []float32, beta float32, c []float32, ldc int) {
 	var tile [asm.MaxMR * asm.MaxNR]float32
 	for jr := 0; jr < nc; jr += nr {
@@ -289,7 +289,9 @@ func macroKernel(mr, nr, mc, nc, kc int, alpha float32, ap, bp []float32, beta f
 				}
 				continue
 			}
-			asm.SgemmKernelRows(rows, kc, apanel, bpanel, tile[:], nr, alpha, 0)
+			// The whole tile into scratch: SgemmKernelRows would go through
+			// a scratch tile of its own for most heights, copying twice.
+			asm.SgemmKernel(kc, apanel, bpanel, tile[:], nr, alpha, 0)
 			for i := range rows {
 				dst := c[(ir+i)*ldc+jr:][:cols]
 				src := tile[i*nr:][:cols]
