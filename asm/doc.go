@@ -5,7 +5,8 @@
 //
 // The family in use is chosen once at start-up from the CPU (through
 // github.com/klauspost/cpuid/v2): "avx512" (a 12x32 AVX-512F SGEMM kernel,
-// AVX-512 Gather, GatherPanels, Transpose and ScatterAdd), "avx2fma" (a
+// the ConvTaps direct-convolution kernel, AVX-512 Gather, GatherPanels,
+// Transpose and ScatterAdd), "avx2fma" (a
 // 6x16 AVX2+FMA kernel, the AVX2 vector primitives and CutPanels) or "generic" (the
 // twins). HALO_CPU=generic or HALO_CPU=avx2 asks for a lesser family, the
 // purego build tag leaves the assembly out, and Impl and Why report the
@@ -23,4 +24,6 @@
 //   - ScatterAdd: its adjoint, col2im through the same table.
 //   - Transpose: the packing of transposed GEMM operands.
 //   - CutPanels: the packing of plain ones, rows cut into micro-panels.
+//   - ConvTaps: one tile of a direct convolution, read in place from a
+//     channels-last image (HasConvTaps reports whether it is assembly).
 package asm

@@ -132,3 +132,8 @@ func cutPanels16AVX2(dst, src *float32, groups, panels, lds, stride int)
 
 //go:noescape
 func cutPanels32AVX2(dst, src *float32, groups, panels, lds, stride int)
+
+// convTaps12x32AVX512 is the assembly form of ConvTaps (conv512_amd64.s).
+//
+//go:noescape
+func convTaps12x32AVX512(base *float32, pix *[12]int, taps *int, ntaps, kc int, b, c *float32, ldc, acc int)

@@ -45,3 +45,7 @@ func gatherPanelsAVX512(dst, src *float32, idx *int32, panels, nr, stride, srcLe
 
 func cutPanels16AVX2(dst, src *float32, groups, panels, lds, stride int) { panic("unreachable") }
 func cutPanels32AVX2(dst, src *float32, groups, panels, lds, stride int) { panic("unreachable") }
+
+func convTaps12x32AVX512(base *float32, pix *[12]int, taps *int, ntaps, kc int, b, c *float32, ldc, acc int) {
+	panic("unreachable")
+}

@@ -181,8 +181,9 @@ func BenchmarkIm2colPack(b *testing.B) {
 // BenchmarkConvPlans times forward+backward of the cheaper HALO layers
 // under other choices of the driver: the column matrix materialised block
 // by block rather than packed from the images, one image per GEMM rather
-// than several side by side, narrower or wider GEMMs, no source tables, and
-// smaller column blocks for col2im. The machine is shared and noisy, so each
+// than several side by side, narrower or wider GEMMs, no source tables,
+// smaller column blocks for col2im, and im2col and GEMM where the direct
+// convolution would run (no-direct). The machine is shared and noisy, so each
 // iteration runs every variant once, round robin, and the metrics are the
 // fastest time of each variant over the iterations, as a ratio to the
 // default's ("xdefault"; below 1 is faster). Run with -benchtime Nx.
@@ -202,6 +203,7 @@ func BenchmarkConvPlans(b *testing.B) {
 		{"block=256K", func() { convBlockFloats = 1 << 18 }},
 		{"chunks-in-turn", func() { convChunkWorkers = false }},
 		{"col2im-input-grad", func() { convGradByConv = false }},
+		{"no-direct", func() { convDirect = false }},
 	}
 	for _, l := range haloConvLayers() {
 		if l.arch == "sprites" && l.g.ColCols()/l.g.N > 64 {
@@ -224,7 +226,7 @@ func BenchmarkConvPlans(b *testing.B) {
 		fillBench(dy, 4)
 		b.Run(l.arch+"/"+l.name, func(b *testing.B) {
 			oldCols, oldBlock, oldFused, oldTab, oldRuns, oldWorkers := convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW, convChunkWorkers
-			oldByConv := convGradByConv
+			oldByConv, oldDirect := convGradByConv, convDirect
 			best := make([]time.Duration, len(variants))
 			for range b.N {
 				for i, v := range variants {
@@ -239,7 +241,7 @@ func BenchmarkConvPlans(b *testing.B) {
 						best[i] = d
 					}
 					convMinCols, convBlockFloats, convFused, convTableMaxW, convRunsMinW = oldCols, oldBlock, oldFused, oldTab, oldRuns
-					convChunkWorkers, convGradByConv = oldWorkers, oldByConv
+					convChunkWorkers, convGradByConv, convDirect = oldWorkers, oldByConv, oldDirect
 				}
 			}
 			b.ReportMetric(l.flops(true)/best[0].Seconds()/1e9, "GFLOP/s")

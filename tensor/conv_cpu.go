@@ -291,6 +291,12 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 	if g.N == 0 {
 		return
 	}
+	if g.directFits() {
+		d := newDirectConv(g, w)
+		defer d.release()
+		d.forward(y, x, bias, false)
+		return
+	}
 	c := newConvCall(g, ws, false)
 	defer c.release()
 	if g.Transposed {
@@ -379,6 +385,12 @@ func inputGradByConv(g, g2 ConvGeom, dx, dy, w, ws []float32) {
 				dst[kk-1-t] = v // (kh, kw) to (KH-1-kh, KW-1-kw)
 			}
 		}
+	}
+	if g2.directFits() {
+		d := newDirectConv(g2, w2)
+		defer d.release()
+		d.forward(dx, dy, nil, true)
+		return
 	}
 	c := newConvCall(g2, ws, false)
 	defer c.release()
