@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // BenchmarkSgemmKernel times the micro-kernel alone on panels that stay in
@@ -166,4 +167,53 @@ func BenchmarkScatterAdd(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkConvTapsVsSgemmKernel times ConvTaps (one tap of 256 channels,
+// 12 pixels 1 KB apart, weights and inputs in L1) and the SGEMM kernel on a
+// tile of the same shape and depth, alternated 100 calls at a time, in the
+// kernel family in use. The metrics are GFLOP/s of the fastest block of
+// each and their ratio (xsgemm: ConvTaps over the SGEMM kernel); the
+// machine is shared, so only the best blocks compare. Run with -benchtime Nx
+// (N rounds).
+func BenchmarkConvTapsVsSgemmKernel(b *testing.B) {
+	const kc, calls = 256, 100
+	r := rand.New(rand.NewPCG(3, 3))
+	x := make([]float32, 12*kc)
+	w := make([]float32, kc*ConvTapsCols)
+	a := make([]float32, kc*MaxMR)
+	c := make([]float32, MaxMR*MaxNR)
+	randSlice(r, x)
+	randSlice(r, w)
+	randSlice(r, a)
+	var pix [12]int
+	for i := range pix {
+		pix[i] = i * kc
+	}
+	taps := []int{0}
+	mr, nr := KernelShape()
+	var best [2]float64 // seconds per block
+	for i := range b.N {
+		start := time.Now()
+		for range calls {
+			ConvTaps(x, &pix, taps, kc, w, c, ConvTapsCols, false)
+		}
+		d0 := time.Since(start).Seconds()
+		start = time.Now()
+		for range calls {
+			SgemmKernel(kc, a, w, c, nr, 1, 0)
+		}
+		d1 := time.Since(start).Seconds()
+		if i == 0 || d0 < best[0] {
+			best[0] = d0
+		}
+		if i == 0 || d1 < best[1] {
+			best[1] = d1
+		}
+	}
+	conv := float64(2*12*32*kc*calls) / best[0] / 1e9
+	gemm := float64(2*mr*nr*kc*calls) / best[1] / 1e9
+	b.ReportMetric(conv, "convtaps-GFLOP/s")
+	b.ReportMetric(gemm, "sgemm-GFLOP/s")
+	b.ReportMetric(conv/gemm, "xsgemm")
 }
