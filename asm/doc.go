@@ -5,7 +5,8 @@
 //
 // The family in use is chosen once at start-up from the CPU (through
 // github.com/klauspost/cpuid/v2): "avx512" (a 12x32 AVX-512F SGEMM kernel,
-// the ConvTaps direct-convolution kernel, AVX-512 Gather, GatherPanels,
+// the ConvTaps and WeightGradTiles direct-convolution kernels, AVX-512
+// Gather, GatherPanels,
 // Transpose and ScatterAdd), "avx2fma" (a
 // 6x16 AVX2+FMA kernel, the AVX2 vector primitives and CutPanels) or "generic" (the
 // twins). HALO_CPU=generic or HALO_CPU=avx2 asks for a lesser family, the
@@ -26,4 +27,7 @@
 //   - CutPanels: the packing of plain ones, rows cut into micro-panels.
 //   - ConvTaps: one tile of a direct convolution, read in place from a
 //     channels-last image (HasConvTaps reports whether it is assembly).
+//   - WeightGradTiles: a column of tiles of a convolution's weight
+//     gradient, its input read in place the same way through a table of
+//     pixel offsets.
 package asm

@@ -137,3 +137,9 @@ func cutPanels32AVX2(dst, src *float32, groups, panels, lds, stride int)
 //
 //go:noescape
 func convTaps12x32AVX512(base *float32, pix *[12]int, taps *int, ntaps, kc int, b, c *float32, ldc, acc int)
+
+// weightGrad12x32AVX512 is the assembly form of one tile of WeightGradTiles
+// (conv512_amd64.s).
+//
+//go:noescape
+func weightGrad12x32AVX512(a, x *float32, off *int, k int, c *float32, ldc int)

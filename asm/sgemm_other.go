@@ -49,3 +49,7 @@ func cutPanels32AVX2(dst, src *float32, groups, panels, lds, stride int) { panic
 func convTaps12x32AVX512(base *float32, pix *[12]int, taps *int, ntaps, kc int, b, c *float32, ldc, acc int) {
 	panic("unreachable")
 }
+
+func weightGrad12x32AVX512(a, x *float32, off *int, k int, c *float32, ldc int) {
+	panic("unreachable")
+}

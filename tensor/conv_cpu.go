@@ -294,7 +294,7 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 	if g.directFits() {
 		d := newDirectConv(g, w)
 		defer d.release()
-		d.forward(y, x, bias, false)
+		d.run(y, x, bias, false)
 		return
 	}
 	c := newConvCall(g, ws, false)
@@ -313,7 +313,9 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 // first for plain gradients. ws is as for ConvForward.
 //
 // For a Conv2d, dw += dy·im2col(x)ᵀ and dx += col2im(Wmᵀ·dy), or for
-// stride 1 the forward pass of a full correlation of dy (inputGradConv); for
+// stride 1 the forward pass of a full correlation of dy (inputGradConv);
+// where directGradFits and directWGradFits, direct convolutions compute
+// them instead (newDirectInputGrad, directWGrad), with no column matrix; for
 // a ConvTranspose2d, dx += Wm·im2col(dy) and dw += x·im2col(dy)ᵀ, sharing one
 // im2col; db sums dy over the batch and positions. The batch is cut into
 // chunks by the thread count (plan), and dw sums each thread's chunks
@@ -335,6 +337,17 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 	}
 	if g.N == 0 {
 		return
+	}
+	if dx != nil && g.directGradFits() {
+		d := newDirectInputGrad(g, w)
+		d.run(dx, dy, nil, true)
+		d.release()
+		dx = nil
+	}
+	if dw != nil && g.directWGradFits() {
+		d := newDirectWGrad(g)
+		d.run(dw, dy, x)
+		dw = nil
 	}
 	if g2, ok := g.inputGradConv(); ok && dx != nil && convGradByConv {
 		inputGradByConv(g, g2, dx, dy, w, ws)
@@ -385,12 +398,6 @@ func inputGradByConv(g, g2 ConvGeom, dx, dy, w, ws []float32) {
 				dst[kk-1-t] = v // (kh, kw) to (KH-1-kh, KW-1-kw)
 			}
 		}
-	}
-	if g2.directFits() {
-		d := newDirectConv(g2, w2)
-		defer d.release()
-		d.forward(dx, dy, nil, true)
-		return
 	}
 	c := newConvCall(g2, ws, false)
 	defer c.release()

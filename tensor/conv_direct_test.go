@@ -6,33 +6,42 @@ import (
 	"testing"
 )
 
-// TestConvDirectAgainstDefinition checks the direct convolution (the
-// forward pass, and the input gradient of stride-1 layers that runs as one)
-// against the float64 definition, on geometries it is chosen for: 16 to 128
-// input channels, output channels not a multiple of 32, strides, paddings
-// and dilations, batches that end in a short chunk and tiles that end
-// short, on one and on two threads, with the kernel in use (the generic twin
-// too, where there is no assembly).
+// TestConvDirectAgainstDefinition checks the direct convolutions (the
+// forward pass, and the input gradient, by classes of pixels where the
+// stride is above 1) against the float64 definition, on geometries they are
+// chosen for: 16 to 128 input channels, output channels not a multiple of
+// 32, strides, paddings and dilations (some that leave a class of input
+// pixels without taps), batches that end in a short chunk and tiles that
+// end short, on one and on two threads, with the kernel in use (the generic
+// twin too, where there is no assembly).
 func TestConvDirectAgainstDefinition(t *testing.T) {
 	oldAny, oldChunk, oldMin := convDirectAnyCPU, convDirectChunkBytes, convDirectMinPixels
-	defer func() { convDirectAnyCPU, convDirectChunkBytes, convDirectMinPixels = oldAny, oldChunk, oldMin }()
+	oldWChunk, oldWPixels := convWGradChunkBytes, convWGradPixels
+	defer func() {
+		convDirectAnyCPU, convDirectChunkBytes, convDirectMinPixels = oldAny, oldChunk, oldMin
+		convWGradChunkBytes, convWGradPixels = oldWChunk, oldWPixels
+	}()
 	convDirectAnyCPU = true
 	r := rand.New(rand.NewPCG(21, 22))
 	geoms := []ConvGeom{
 		// The rotating-MNIST encoder's deeper layers, at batch 3.
 		Conv2dGeom([]int{3, 128, 14, 14}, []int{128, 128, 5, 5}, ConvParams{Stride: [2]int{2, 2}, Padding: [2]int{2, 2}}),
 		Conv2dGeom([]int{3, 128, 7, 7}, []int{128, 128, 5, 5}, ConvParams{Stride: [2]int{2, 2}, Padding: [2]int{2, 2}}),
-		// Stride 1: the input gradient runs as a direct convolution too.
+		// Stride 1.
 		Conv2dGeom([]int{5, 16, 6, 5}, []int{40, 16, 3, 3}, ConvParams{Padding: [2]int{1, 1}}),
 		Conv2dGeom([]int{2, 33, 4, 4}, []int{33, 33, 3, 2}, ConvParams{Padding: [2]int{2, 1}}),
+		// Kernel 1 and stride 2, dilation 2 and stride 2: classes of input
+		// pixels that no tap reaches, whose gradient is zero.
+		Conv2dGeom([]int{2, 40, 5, 6}, []int{32, 40, 1, 1}, ConvParams{Stride: [2]int{2, 2}}),
+		Conv2dGeom([]int{3, 32, 9, 7}, []int{48, 32, 3, 2}, ConvParams{Stride: [2]int{2, 2}, Padding: [2]int{1, 0}, Dilation: [2]int{2, 2}}),
 	}
 	n := 8
 	if testing.Short() {
 		n = 3
 	}
-	for len(geoms) < 4+n {
+	for len(geoms) < 6+n {
 		g := ConvGeom{
-			N: 1 + r.IntN(7), C: 16 + r.IntN(113), H: 1 + r.IntN(9), W: 1 + r.IntN(9), OutC: 32 + r.IntN(70),
+			N: 1 + r.IntN(7), C: 32 + r.IntN(97), H: 1 + r.IntN(9), W: 1 + r.IntN(9), OutC: 32 + r.IntN(70),
 			KH: 1 + r.IntN(5), KW: 1 + r.IntN(5), StrideH: 1 + r.IntN(3), StrideW: 1 + r.IntN(3),
 			PadH: r.IntN(4), PadW: r.IntN(4), DilH: 1 + r.IntN(2), DilW: 1 + r.IntN(2),
 		}
@@ -46,8 +55,10 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 		}
 	}
 	for i, g := range geoms {
-		if !g.directFits() {
-			t.Fatalf("%v: the direct convolution does not fit it", g)
+		// All but the first stride-1 geometry (16 input channels, too few
+		// for an output tile) run all three directly.
+		if !g.directFits() || g.directGradFits() != (i != 2) || g.directWGradFits() != (i != 2) {
+			t.Fatalf("%v: the direct convolutions do not fit it", g)
 		}
 		x := randF32(r, g.InLen())
 		w := randF32(r, g.WeightLen())
@@ -57,31 +68,47 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 			bias = nil
 		}
 		wantY := refForward(g, x, w, bias)
-		wantDx, _, _ := refBackward(g, dy, x, w)
+		wantDx, wantDw, _ := refBackward(g, dy, x, w)
 		sc := newRefScale(g, x, w, bias, dy)
-		g2, byConv := g.inputGradConv()
-		for _, chunk := range []int{oldChunk, 1} { // default chunks, and one image each
+		for _, chunk := range []int{oldChunk, 1} { // default chunks, and one image each (short kernel calls too)
 			for _, procs := range []int{1, 2} {
 				t.Run(fmt.Sprintf("%v/chunk=%d/procs=%d", g, chunk, procs), func(t *testing.T) {
 					convDirectChunkBytes, convDirectMinPixels = chunk, min(oldMin, chunk)
+					// One image per chunk and kernel calls of 5 pixels, or
+					// the defaults.
+					convWGradChunkBytes, convWGradPixels = min(oldWChunk, chunk), oldWPixels
+					if chunk == 1 {
+						convWGradPixels = 5
+					}
 					withProcs(procs, func() {
 						y := make([]float32, g.OutLen())
 						ConvForward(g, y, x, w, bias, nil)
 						closeTo(t, "y", y, wantY, sc.y, 1e-5)
-						if !byConv || !g2.directFits() {
-							return
+						// The gradients add to what dw and dx hold.
+						if g.directWGradFits() {
+							dw := randF32(r, g.WeightLen())
+							want := plusF64(wantDw, dw)
+							ConvBackward(g, nil, dw, nil, dy, x, w, nil)
+							closeTo(t, "dw", dw, want, sc.dw, 1e-5)
 						}
-						// The input gradient adds to what dx holds.
-						dx := randF32(r, g.InLen())
-						want := make([]float64, len(wantDx))
-						for j, v := range dx {
-							want[j] = wantDx[j] + float64(v)
+						if g.directGradFits() {
+							dx := randF32(r, g.InLen())
+							want := plusF64(wantDx, dx)
+							ConvBackward(g, dx, nil, nil, dy, x, w, nil)
+							closeTo(t, "dx", dx, want, sc.dx, 1e-5)
 						}
-						ConvBackward(g, dx, nil, nil, dy, x, w, nil)
-						closeTo(t, "dx", dx, want, sc.dx, 1e-5)
 					})
 				})
 			}
 		}
 	}
+}
+
+// plusF64 returns a + b, element by element, in float64.
+func plusF64(a []float64, b []float32) []float64 {
+	out := make([]float64, len(a))
+	for i, v := range b {
+		out[i] = a[i] + float64(v)
+	}
+	return out
 }
