@@ -291,8 +291,8 @@ func ConvForward(g ConvGeom, y, x, w, bias, ws []float32) {
 	if g.N == 0 {
 		return
 	}
-	if g.directFits() {
-		d := newDirectConv(g, w)
+	if d := g.planDirectConv(); d != nil {
+		d.pack(w)
 		defer d.release()
 		d.run(y, x, bias, false)
 		return
@@ -338,11 +338,13 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 	if g.N == 0 {
 		return
 	}
-	if dx != nil && g.directGradFits() {
-		d := newDirectInputGrad(g, w)
-		d.run(dx, dy, nil, true)
-		d.release()
-		dx = nil
+	if dx != nil {
+		if d := g.planDirectInputGrad(); d != nil {
+			d.pack(w)
+			d.run(dx, dy, nil, true)
+			d.release()
+			dx = nil
+		}
 	}
 	if dw != nil && g.directWGradFits() {
 		d := newDirectWGrad(g)

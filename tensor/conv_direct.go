@@ -20,17 +20,26 @@ var (
 	// a 32-channel tile is padding.
 	convDirectMinC    = 16
 	convDirectMinOutC = 32
-	// convDirectMaxC is the most input channels for which it is chosen (and
-	// the most channels of either kind for the input and weight gradients).
-	// At 256 (the Sprites encoder) one tap's weights for 32 output channels
-	// fill most of the L1 cache, and im2col and GEMM, which reuse each
-	// weight over 2048 columns rather than a chunk of a few hundred pixels,
-	// measured as fast or faster: forward passes alternated in one process,
+	// convDirectMaxC is the most input channels for which it is chosen
+	// whatever it skips (and the most channels of either kind for the weight
+	// gradient). At 256 (the Sprites encoder) one tap's weights for 32
+	// output channels fill most of the L1 cache, and im2col and GEMM, which
+	// reuse each weight over 2048 columns rather than a chunk of a few
+	// hundred pixels, measured as fast or faster where the direct path
+	// computes every product: forward passes alternated in one process,
 	// direct / GEMM time 0.80-1.23 on sprites enc.conv3-4 and 0.89-1.26 on
 	// enc.conv5, against 0.76-0.95 on the 128-channel rotating-MNIST
-	// enc.conv2-3; input gradients 0.69-1.05 and 0.96-1.13, against
-	// 0.57-0.83.
+	// enc.conv2-3.
 	convDirectMaxC = 128
+	// convDirectWideMaxC and convDirectWideWork: up to convDirectWideMaxC
+	// channels, a layer wider than convDirectMaxC still runs direct where
+	// its classes of pixels skip enough products that would read padding,
+	// so that it computes at most convDirectWideWork of im2col's (work).
+	// sprites enc.conv5 (8x8, 5x5, padding 2) computes 0.81 of them, and
+	// its forward pass and input gradient took 0.85 and 0.81 of the GEMM
+	// path's time (alternated, best of 7).
+	convDirectWideMaxC = 256
+	convDirectWideWork = 0.85
 	// convDirectChunkBytes bounds the padded channels-last input of one
 	// chunk of images, so that it stays in the L2 cache next to one block of
 	// 32 output channels' packed weights while every pixel tile reads it.
@@ -52,17 +61,44 @@ var (
 )
 
 // directFits reports whether g's forward pass runs as a direct convolution.
-func (g ConvGeom) directFits() bool {
-	return convDirect && (asm.HasConvTaps() || convDirectAnyCPU) && !g.Transposed && !g.Causal &&
-		g.C >= convDirectMinC && g.C <= convDirectMaxC && g.OutC >= convDirectMinOutC
-}
+func (g ConvGeom) directFits() bool { return g.planDirectConv() != nil }
 
 // directGradFits reports whether g's input gradient runs as a direct
 // convolution (newDirectInputGrad): its output channels are what that sums
 // over, and its input channels what it computes.
-func (g ConvGeom) directGradFits() bool {
+func (g ConvGeom) directGradFits() bool { return g.planDirectInputGrad() != nil }
+
+// directOK reports whether a direct convolution summing over c channels
+// into oc may run at all.
+func directOK(g ConvGeom, c, oc int) bool {
 	return convDirect && (asm.HasConvTaps() || convDirectAnyCPU) && !g.Transposed && !g.Causal &&
-		g.OutC >= convDirectMinC && g.OutC <= convDirectMaxC && g.C >= convDirectMinOutC
+		c >= convDirectMinC && c <= convDirectWideMaxC && oc >= convDirectMinOutC
+}
+
+// planDirectConv plans g's forward pass as a direct convolution, or returns
+// nil where im2col and GEMM should compute it.
+func (g ConvGeom) planDirectConv() *directConv {
+	if !directOK(g, g.C, g.OutC) {
+		return nil
+	}
+	return wideCheck(newDirectConv(g), g.C)
+}
+
+// planDirectInputGrad is planDirectConv for g's input gradient.
+func (g ConvGeom) planDirectInputGrad() *directConv {
+	if !directOK(g, g.OutC, g.C) {
+		return nil
+	}
+	return wideCheck(newDirectInputGrad(g), g.OutC)
+}
+
+// wideCheck returns d, unless it sums over more than convDirectMaxC
+// channels and does not skip enough products (work).
+func wideCheck(d *directConv, c int) *directConv {
+	if c > convDirectMaxC && d.work() > convDirectWideWork {
+		return nil
+	}
+	return d
 }
 
 // directConv is a convolution computed by asm.ConvTaps: the forward pass of
@@ -71,19 +107,26 @@ func (g ConvGeom) directGradFits() bool {
 // zero-padded channels-last buffer, so that for an output pixel and a
 // kernel tap the channels the tap multiplies are one contiguous run, at the
 // pixel's base plus the tap's offset. The weights are packed once, 32
-// output channels by tap by input channel. A kernel call sums a group of
+// output channels by tap by input channel. A kernel call sums a run of
 // taps for a tile of 12 pixels by 32 output channels in registers and
 // stores or adds it to the tile's rows of a pixels x channels buffer, which
 // is turned back to NCHW at the end of the chunk. Nothing like a column
 // matrix is built: every input value is read in place, by every tap that
 // covers it.
 //
-// The output pixels fall into classes that share a list of taps. A forward
-// pass has one, every pixel in order. An input gradient of stride s has
-// s*s (sH*sW): which taps reach input pixel (ih, iw) from dy, and at which
-// offsets, depends on (ih+PadH) mod sH and (iw+PadW) mod sW only, and every
-// tap belongs to one class. Tiles keep to one class, and their rows are
-// put back in pixel order before the transpose to NCHW.
+// The output pixels fall into classes that sum the same taps, at the same
+// offsets from their bases, and tiles keep to one class. Along each axis
+// (directAxis), an input gradient of stride s has s residue classes: which
+// taps reach input row ih from dy, and at which offsets, depends on
+// (ih+PadH) mod s, and every tap belongs to one residue. Within a residue
+// the rows near the edges reach fewer taps than the interior (the others
+// would read padding): those above the interior form one group, those
+// below another, each summing the taps any of its rows needs. A class is a
+// group of rows by a group of columns, so a 5x5 kernel with padding 2 on
+// an 8x8 image sums 36 of the 64 pixels' 25 taps in full and skips the
+// rest of what reads only zeros: 1296 of 1600 products per channel pair.
+// Rows of out are in class order and put back in pixel order before the
+// transpose to NCHW.
 type directConv struct {
 	n             int
 	inC, inH, inW int // the image read: x of a forward pass, dy of an input gradient
@@ -92,100 +135,210 @@ type directConv struct {
 	hp, wp        int // padded height and width
 	outC, per     int // channels and pixels of an output image
 	cpad          int // outC rounded up to a whole number of 32-channel blocks
-	kk            int // taps, over all classes
+	kk            int // taps
 	classes       []directClass
 	natural       bool      // one class, its pixels in output order
 	nb            int       // images per chunk
-	wpk           []float32 // [cpad/32][kk][inC][32], taps in class order
+	wpk           []float32 // [cpad/32][kk][inC][32], taps in residue order
 	wpkPooled     *[]float32
 	workers       int
-	chunkIn, rows int // floats of one chunk's padded input, and rows of its output
+	chunkIn, rows int   // floats of one chunk's padded input, and rows of its output
+	order         []int // the kernel tap of each packed tap
+	sj, sk        int   // the weight of output channel j, input channel k, tap t: w[j*sj+k*sk+t]
 }
 
 // directClass is a class of output pixels that sum the same taps.
 type directClass struct {
-	taps []int // offset of each tap from a pixel's base, in floats
-	t0   int   // index of its first tap in the packed weights
-	base []int // per pixel of the class, where it reads from in a padded image
-	dst  []int // per pixel, its index in the output image (oh*W+ow)
+	runs []directRun // none: the pixels' output is zero
+	base []int       // per pixel of the class, where it reads from in a padded image
+	dst  []int       // per pixel, its index in the output image (oh*W+ow)
 }
 
-// newDirectConv prepares the forward pass of g with weight w.
-func newDirectConv(g ConvGeom, w []float32) *directConv {
+// directRun is a run of taps whose packed weights follow one another.
+type directRun struct {
+	taps []int // offset of each tap from a pixel's base, in floats
+	w0   int   // index of the first tap's weights in the packed weights
+}
+
+// directAxis is how output coordinates along one axis read the padded
+// input: the kernel taps along the axis fall into residues (one for a
+// forward pass, the stride for an input gradient), taps[r] in order with
+// their offsets offs[r] (in pixels) from a coordinate's base, and the
+// coordinates into groups that sum the same range of their residue's taps.
+type directAxis struct {
+	taps, offs [][]int
+	groups     []axisGroup
+}
+
+// axisGroup is a run of output coordinates of one residue that sum taps
+// [lo, hi) of it (none when hi <= lo), each reading from its base.
+type axisGroup struct {
+	res, lo, hi int
+	coords      []int
+	bases       []int
+}
+
+// axisCoord is one output coordinate before grouping: its residue, base
+// and the range of its residue's taps that reach real input.
+type axisCoord struct{ res, base, lo, hi int }
+
+// groupAxis groups coords (one per output coordinate, in order) by
+// residue: within a residue, the coordinates that reach all its taps form
+// the interior group, and those before and after it one group each, with
+// the union of their ranges (which can only add taps that read zeros).
+func groupAxis(taps [][]int, coords []axisCoord) []axisGroup {
+	var groups []axisGroup
+	for r := range taps {
+		n := len(taps[r])
+		var cur *axisGroup
+		curFull := false
+		for i, c := range coords {
+			if c.res != r {
+				continue
+			}
+			full := c.lo == 0 && c.hi == n
+			if cur == nil || full != curFull {
+				groups = append(groups, axisGroup{res: r, lo: c.lo, hi: c.hi})
+				cur, curFull = &groups[len(groups)-1], full
+			}
+			if c.lo < c.hi {
+				if cur.lo >= cur.hi {
+					cur.lo, cur.hi = c.lo, c.hi
+				} else {
+					cur.lo, cur.hi = min(cur.lo, c.lo), max(cur.hi, c.hi)
+				}
+			}
+			cur.coords = append(cur.coords, i)
+			cur.bases = append(cur.bases, c.base)
+		}
+	}
+	return groups
+}
+
+// forwardAxis is an axis of a forward pass: output coordinate o reads from
+// padded input o*s, and tap k at k*dil from there, which is real input
+// when pad <= o*s + k*dil < pad + in.
+func forwardAxis(out, in, k, s, pad, dil int) directAxis {
+	ax := directAxis{taps: [][]int{make([]int, k)}, offs: [][]int{make([]int, k)}}
+	for t := range k {
+		ax.taps[0][t], ax.offs[0][t] = t, t*dil
+	}
+	coords := make([]axisCoord, out)
+	for o := range coords {
+		c := axisCoord{base: o * s, lo: k, hi: 0}
+		for t := range k {
+			if p := o*s + t*dil; p >= pad && p < pad+in {
+				c.lo, c.hi = min(c.lo, t), max(c.hi, t+1)
+			}
+		}
+		coords[o] = c
+	}
+	ax.groups = groupAxis(ax.taps, coords)
+	return ax
+}
+
+// gradAxis is an axis of an input gradient: input coordinate i (of n) has
+// residue r = (i+pad) mod s, and tap k of that residue (k*dil = r + q*s)
+// reaches dy's coordinate (i+pad)/s - q, real when it is in [0, out). Its
+// base is dy's coordinate at q = 0, padT further into the padded dy, and
+// the tap's offset -q.
+func gradAxis(n, out, k, s, pad, dil, padT int) directAxis {
+	ax := directAxis{taps: make([][]int, s), offs: make([][]int, s)}
+	for t := range k {
+		r := t * dil % s
+		ax.taps[r] = append(ax.taps[r], t)
+		ax.offs[r] = append(ax.offs[r], -(t*dil-r)/s)
+	}
+	coords := make([]axisCoord, n)
+	for i := range coords {
+		r, o := (i+pad)%s, (i+pad)/s
+		c := axisCoord{res: r, base: o + padT, lo: len(ax.taps[r]), hi: 0}
+		for j, off := range ax.offs[r] {
+			if q := o + off; q >= 0 && q < out {
+				c.lo, c.hi = min(c.lo, j), max(c.hi, j+1)
+			}
+		}
+		coords[i] = c
+	}
+	ax.groups = groupAxis(ax.taps, coords)
+	return ax
+}
+
+// plan builds the classes of pixels from the two axes (rows and columns of
+// the output image, of width ow) and returns the order of the taps in the
+// packed weights: residue by residue, rows of taps by columns.
+func (d *directConv) plan(rows, cols directAxis, kw, ow int) []int {
+	var order []int
+	first := make([][]int, len(rows.taps)) // packed index of each residue pair's first tap
+	for rh := range rows.taps {
+		first[rh] = make([]int, len(cols.taps))
+		for rw := range cols.taps {
+			first[rh][rw] = len(order)
+			for _, th := range rows.taps[rh] {
+				for _, tw := range cols.taps[rw] {
+					order = append(order, th*kw+tw)
+				}
+			}
+		}
+	}
+	for _, gh := range rows.groups {
+		for _, gw := range cols.groups {
+			var cl directClass
+			if gh.lo < gh.hi && gw.lo < gw.hi {
+				ncols := len(cols.taps[gw.res])
+				for j := gh.lo; j < gh.hi; j++ {
+					run := directRun{w0: first[gh.res][gw.res] + j*ncols + gw.lo}
+					for i := gw.lo; i < gw.hi; i++ {
+						run.taps = append(run.taps, (rows.offs[gh.res][j]*d.wp+cols.offs[gw.res][i])*d.cs)
+					}
+					cl.runs = append(cl.runs, run)
+				}
+			}
+			for a, oh := range gh.coords {
+				for b, owc := range gw.coords {
+					cl.base = append(cl.base, (gh.bases[a]*d.wp+gw.bases[b])*d.cs)
+					cl.dst = append(cl.dst, oh*ow+owc)
+				}
+			}
+			d.classes = append(d.classes, cl)
+		}
+	}
+	// One class of every pixel in order needs no reordering.
+	d.natural = len(d.classes) == 1
+	return order
+}
+
+// newDirectConv plans the forward pass of g; pack then takes the weight.
+func newDirectConv(g ConvGeom) *directConv {
 	ho, wo := g.OutH(), g.OutW()
-	d := &directConv{n: g.N, inC: g.C, cs: convPixelStride(g.C), inH: g.H, inW: g.W, padT: g.PadH, padL: g.PadW, outC: g.OutC, per: ho * wo, natural: true}
+	d := &directConv{n: g.N, inC: g.C, cs: convPixelStride(g.C), inH: g.H, inW: g.W, padT: g.PadH, padL: g.PadW, outC: g.OutC, per: ho * wo}
 	// The padded input covers every row and column a tap reaches.
 	d.hp = max(g.H+g.PadH, (ho-1)*g.StrideH+(g.KH-1)*g.DilH+1)
 	d.wp = max(g.W+g.PadW, (wo-1)*g.StrideW+(g.KW-1)*g.DilW+1)
-	var cl directClass
-	var order []int
-	for kh := range g.KH {
-		for kw := range g.KW {
-			cl.taps = append(cl.taps, (kh*g.DilH*d.wp+kw*g.DilW)*d.cs)
-			order = append(order, kh*g.KW+kw)
-		}
-	}
-	for oh := range ho {
-		for ow := range wo {
-			cl.base = append(cl.base, (oh*g.StrideH*d.wp+ow*g.StrideW)*d.cs)
-			cl.dst = append(cl.dst, oh*wo+ow)
-		}
-	}
-	d.classes = []directClass{cl}
+	order := d.plan(forwardAxis(ho, g.H, g.KH, g.StrideH, g.PadH, g.DilH),
+		forwardAxis(wo, g.W, g.KW, g.StrideW, g.PadW, g.DilW), g.KW, wo)
 	kk := g.KH * g.KW
+	d.order, d.sj, d.sk = order, g.C*kk, kk // w[co][ci][t]: co the output channel
 	d.setup()
-	d.packWeights(w, order, g.C*kk, kk) // w[co][ci][t]: co the output channel
 	return d
 }
 
-// newDirectInputGrad prepares the input gradient of g with weight w: a
-// direct convolution that reads dy and writes dx. For input pixel (ih, iw)
-// and tap (kh, kw) with kh*DilH = (ih+PadH) mod sH + q*sH (and likewise r
-// for the columns), dy's pixel is ((ih+PadH)/sH - q, (iw+PadW)/sW - r), so
-// a pixel's base is dy's pixel at q = r = 0 and the tap's offset is -q rows
-// and -r columns; the padding above and to the left covers the largest q
-// and r, below and to the right the rows and columns past dy's.
-func newDirectInputGrad(g ConvGeom, w []float32) *directConv {
+// newDirectInputGrad plans the input gradient of g: a direct convolution
+// that reads dy and writes dx (gradAxis). The padding
+// of dy above and to the left covers the farthest a tap reaches back, below
+// and to the right the rows and columns past dy's that a base can be.
+func newDirectInputGrad(g ConvGeom) *directConv {
 	ho, wo := g.OutH(), g.OutW()
 	sh, sw := g.StrideH, g.StrideW
-	d := &directConv{n: g.N, inC: g.OutC, cs: convPixelStride(g.OutC), inH: ho, inW: wo, outC: g.C, per: g.H * g.W, natural: sh == 1 && sw == 1}
+	d := &directConv{n: g.N, inC: g.OutC, cs: convPixelStride(g.OutC), inH: ho, inW: wo, outC: g.C, per: g.H * g.W}
 	d.padT, d.padL = (g.KH-1)*g.DilH/sh, (g.KW-1)*g.DilW/sw
 	d.hp = d.padT + max(ho, (g.H-1+g.PadH)/sh+1)
 	d.wp = d.padL + max(wo, (g.W-1+g.PadW)/sw+1)
-	var order []int
-	for rh := range sh {
-		for rw := range sw {
-			cl := directClass{t0: len(order)}
-			for kh := range g.KH {
-				for kw := range g.KW {
-					if kh*g.DilH%sh == rh && kw*g.DilW%sw == rw {
-						q, r := (kh*g.DilH-rh)/sh, (kw*g.DilW-rw)/sw
-						cl.taps = append(cl.taps, -(q*d.wp+r)*d.cs)
-						order = append(order, kh*g.KW+kw)
-					}
-				}
-			}
-			for ih := range g.H {
-				if (ih+g.PadH)%sh != rh {
-					continue
-				}
-				for iw := range g.W {
-					if (iw+g.PadW)%sw != rw {
-						continue
-					}
-					oh, ow := (ih+g.PadH)/sh, (iw+g.PadW)/sw
-					cl.base = append(cl.base, ((oh+d.padT)*d.wp+ow+d.padL)*d.cs)
-					cl.dst = append(cl.dst, ih*g.W+iw)
-				}
-			}
-			if len(cl.base) > 0 {
-				d.classes = append(d.classes, cl)
-			}
-		}
-	}
+	order := d.plan(gradAxis(g.H, ho, g.KH, sh, g.PadH, g.DilH, d.padT),
+		gradAxis(g.W, wo, g.KW, sw, g.PadW, g.DilW, d.padL), g.KW, g.W)
 	kk := g.KH * g.KW
+	d.order, d.sj, d.sk = order, kk, g.C*kk // w[co][ci][t]: ci the output channel
 	d.setup()
-	d.packWeights(w, order, kk, g.C*kk) // w[co][ci][t]: ci the output channel
 	return d
 }
 
@@ -205,10 +358,24 @@ func (d *directConv) setup() {
 	}
 }
 
-// packWeights lays w out as [cpad/32][taps][inC][32], the taps in order
-// (indices into a kernel's KH*KW), zero past outC. The weight of output
-// channel j, input channel k and tap t is w[j*sj+k*sk+t].
-func (d *directConv) packWeights(w []float32, order []int, sj, sk int) {
+// work is the products d computes, its tiles rounded up to whole ones, as
+// a fraction of im2col's (every tap for every pixel).
+func (d *directConv) work() float64 {
+	var n int
+	for _, cl := range d.classes {
+		taps := 0
+		for _, r := range cl.runs {
+			taps += len(r.taps)
+		}
+		n += roundUp(d.nb*len(cl.base), asm.ConvTapsRows) * taps
+	}
+	return float64(n) / float64(d.nb*d.per*len(d.order))
+}
+
+// pack lays w out as [cpad/32][taps][inC][32], the taps in d.order
+// (indices into a kernel's KH*KW), zero past outC.
+func (d *directConv) pack(w []float32) {
+	order, sj, sk := d.order, d.sj, d.sk
 	d.kk = len(order)
 	const nc = asm.ConvTapsCols
 	per := d.kk * d.inC * nc
@@ -292,11 +459,15 @@ func (d *directConv) chunkRun(y, x, bias []float32, acc bool, n0, nb int, in, ou
 	for cb := range d.cpad / nc {
 		wb := d.wpk[cb*d.kk*d.inC*nc:][:d.kk*d.inC*nc]
 		for c, cl := range d.classes {
-			for g0 := 0; g0 < len(cl.taps); g0 += group {
-				taps := cl.taps[g0:min(g0+group, len(cl.taps))]
-				wt := wb[(cl.t0+g0)*d.inC*nc:]
-				for i := spans[c].t0; i < spans[c].t1; i++ {
-					asm.ConvTaps(in, &pix[i], taps, d.inC, wt, out[i*nr*d.cpad+cb*nc:], d.cpad, g0 > 0)
+			acc := false
+			for _, run := range cl.runs {
+				for g0 := 0; g0 < len(run.taps); g0 += group {
+					taps := run.taps[g0:min(g0+group, len(run.taps))]
+					wt := wb[(run.w0+g0)*d.inC*nc:]
+					for i := spans[c].t0; i < spans[c].t1; i++ {
+						asm.ConvTaps(in, &pix[i], taps, d.inC, wt, out[i*nr*d.cpad+cb*nc:], d.cpad, acc)
+					}
+					acc = true
 				}
 			}
 		}
@@ -313,7 +484,7 @@ func (d *directConv) chunkRun(y, x, bias []float32, acc bool, n0, nb int, in, ou
 				rows := out[(spans[c].t0*nr+n*cnt)*d.cpad:]
 				for p, q := range cl.dst {
 					dst := nat[q*d.cpad:][:d.outC]
-					if len(cl.taps) == 0 {
+					if len(cl.runs) == 0 {
 						clear(dst)
 					} else {
 						copy(dst, rows[p*d.cpad:][:d.outC])

@@ -34,12 +34,15 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 		// pixels that no tap reaches, whose gradient is zero.
 		Conv2dGeom([]int{2, 40, 5, 6}, []int{32, 40, 1, 1}, ConvParams{Stride: [2]int{2, 2}}),
 		Conv2dGeom([]int{3, 32, 9, 7}, []int{48, 32, 3, 2}, ConvParams{Stride: [2]int{2, 2}, Padding: [2]int{1, 0}, Dilation: [2]int{2, 2}}),
+		// Wider than convDirectMaxC, direct for the products its classes
+		// skip: sprites enc.conv5's geometry with fewer channels.
+		Conv2dGeom([]int{3, 144, 8, 8}, []int{160, 144, 5, 5}, ConvParams{Padding: [2]int{2, 2}}),
 	}
 	n := 8
 	if testing.Short() {
 		n = 3
 	}
-	for len(geoms) < 6+n {
+	for len(geoms) < 7+n {
 		g := ConvGeom{
 			N: 1 + r.IntN(7), C: 32 + r.IntN(97), H: 1 + r.IntN(9), W: 1 + r.IntN(9), OutC: 32 + r.IntN(70),
 			KH: 1 + r.IntN(5), KW: 1 + r.IntN(5), StrideH: 1 + r.IntN(3), StrideW: 1 + r.IntN(3),
@@ -56,8 +59,13 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 	}
 	for i, g := range geoms {
 		// All but the first stride-1 geometry (16 input channels, too few
-		// for an output tile) run all three directly.
-		if !g.directFits() || g.directGradFits() != (i != 2) || g.directWGradFits() != (i != 2) {
+		// for an output tile) run all three directly, but the wide one's
+		// weight gradient. (The wide one runs direct in chunks of three
+		// images, and through im2col in chunks of one, where its classes
+		// would waste more than they skip.)
+		convDirectChunkBytes, convDirectMinPixels = oldChunk, oldMin
+		convWGradChunkBytes, convWGradPixels = oldWChunk, oldWPixels
+		if !g.directFits() || g.directGradFits() != (i != 2) || g.directWGradFits() != (i != 2 && i != 6) {
 			t.Fatalf("%v: the direct convolutions do not fit it", g)
 		}
 		x := randF32(r, g.InLen())
