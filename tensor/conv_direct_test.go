@@ -59,13 +59,13 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 	}
 	for i, g := range geoms {
 		// All but the first stride-1 geometry (16 input channels, too few
-		// for an output tile) run all three directly, but the wide one's
-		// weight gradient. (The wide one runs direct in chunks of three
+		// for an output tile) run all three directly. (The wide one's
+		// forward pass and input gradient run direct in chunks of three
 		// images, and through im2col in chunks of one, where its classes
 		// would waste more than they skip.)
 		convDirectChunkBytes, convDirectMinPixels = oldChunk, oldMin
 		convWGradChunkBytes, convWGradPixels = oldWChunk, oldWPixels
-		if !g.directFits() || g.directGradFits() != (i != 2) || g.directWGradFits() != (i != 2 && i != 6) {
+		if !g.directFits() || g.directGradFits() != (i != 2) || g.directWGradFits() != (i != 2) {
 			t.Fatalf("%v: the direct convolutions do not fit it", g)
 		}
 		x := randF32(r, g.InLen())
@@ -78,15 +78,21 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 		wantY := refForward(g, x, w, bias)
 		wantDx, wantDw, _ := refBackward(g, dy, x, w)
 		sc := newRefScale(g, x, w, bias, dy)
-		for _, chunk := range []int{oldChunk, 1} { // default chunks, and one image each (short kernel calls too)
+		// Default chunks; one image each, with weight-gradient kernel calls
+		// of 5 pixels; and weight-gradient chunks of two images, the last
+		// short for an odd batch.
+		two := 2 * 4 * newDirectWGrad(g).img
+		for _, chunk := range []int{oldChunk, 1, -2} {
 			for _, procs := range []int{1, 2} {
 				t.Run(fmt.Sprintf("%v/chunk=%d/procs=%d", g, chunk, procs), func(t *testing.T) {
-					convDirectChunkBytes, convDirectMinPixels = chunk, min(oldMin, chunk)
-					// One image per chunk and kernel calls of 5 pixels, or
-					// the defaults.
+					convDirectChunkBytes, convDirectMinPixels = max(chunk, 1), min(oldMin, max(chunk, 1))
 					convWGradChunkBytes, convWGradPixels = min(oldWChunk, chunk), oldWPixels
-					if chunk == 1 {
+					switch chunk {
+					case 1:
 						convWGradPixels = 5
+					case -2:
+						convDirectChunkBytes, convDirectMinPixels = oldChunk, oldMin
+						convWGradChunkBytes = two
 					}
 					withProcs(procs, func() {
 						y := make([]float32, g.OutLen())

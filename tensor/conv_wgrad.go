@@ -12,10 +12,12 @@ var (
 	// channels for which the weight gradient of a Conv2d is computed
 	// directly (directWGradFits): with fewer, most of a 12 x 32 tile is
 	// padding, and first layers (a few input channels) keep im2col and GEMM.
-	// Both are at most convDirectMaxC: on the 256-channel Sprites layers
-	// the direct weight gradient measured 1.04-1.15x the time of im2col and
-	// GEMM (alternated, best of 15), against 0.61-0.97x on the 128-channel
-	// rotating-MNIST ones.
+	// Above convDirectMaxC channels it must skip enough rows
+	// (directWGradFits): on the 256-channel Sprites enc.conv3-4, which skip
+	// few, it measured 1.06-1.16x the time of im2col and GEMM, on enc.conv5
+	// 0.93x computing every product and 0.83x skipping (alternated, the
+	// order rotated, best of 7-9), against 0.70-0.77x on the 128-channel
+	// rotating-MNIST layers.
 	convWGradMinC    = 32
 	convWGradMinOutC = 16
 	// convWGradChunkBytes bounds the padded channels-last input of one chunk
@@ -28,10 +30,15 @@ var (
 )
 
 // directWGradFits reports whether g's weight gradient is computed by
-// directWGrad rather than im2col and GEMM.
+// directWGrad rather than im2col and GEMM: up to convDirectMaxC channels
+// of both kinds, and up to convDirectWideMaxC where the rows it skips bring
+// its work to at most convDirectWideWork of im2col's.
 func (g ConvGeom) directWGradFits() bool {
-	return convDirect && (asm.HasConvTaps() || convDirectAnyCPU) && !g.Transposed && !g.Causal &&
-		g.C >= convWGradMinC && g.OutC >= convWGradMinOutC && g.C <= convDirectMaxC && g.OutC <= convDirectMaxC
+	if !convDirect || !(asm.HasConvTaps() || convDirectAnyCPU) || g.Transposed || g.Causal ||
+		g.C < convWGradMinC || g.OutC < convWGradMinOutC || max(g.C, g.OutC) > convDirectWideMaxC {
+		return false
+	}
+	return max(g.C, g.OutC) <= convDirectMaxC || newDirectWGrad(g).work() <= convDirectWideWork+1e-9
 }
 
 // directWGrad is the weight gradient of a Conv2d computed by
@@ -40,8 +47,11 @@ func (g ConvGeom) directWGradFits() bool {
 // chunk of images at a time, into a zero-padded channels-last buffer (as
 // directConv does), so that a pixel's input channels under a tap are one
 // contiguous run, read in place at the pixel's offset plus the tap's; dy is
-// packed 12 output channels at a time, pixel by pixel. Nothing like a
-// column matrix is built. Each thread sums its chunks into a gradient of
+// packed 12 output channels at a time, pixel by pixel. The pixels of a
+// chunk go output row by output row (each row of every image), so that the
+// rows whose taps of kernel row kh read real input are one range of them,
+// and a tap sums only that range: the others multiply padding. Nothing like
+// a column matrix is built. Each thread sums its chunks into a gradient of
 // its own, laid out tap by output by input channel, and these are added
 // into dw at the end in a fixed order.
 type directWGrad struct {
@@ -52,7 +62,8 @@ type directWGrad struct {
 	cpad     int // C rounded up to a whole number of 32-channel blocks
 	opad     int // OutC rounded up to a whole number of 12-channel tiles
 	taps     []int
-	nb       int // images per chunk
+	rows     [][2]int // per kernel row, the output rows [lo, hi) it reaches real input from
+	nb       int      // images per chunk
 	workers  int
 	img      int // floats of one padded image
 	pixels   int // pixels of a whole chunk
@@ -75,9 +86,25 @@ func newDirectWGrad(g ConvGeom) *directWGrad {
 		for kw := range g.KW {
 			d.taps = append(d.taps, (kh*g.DilH*d.wp+kw*g.DilW)*d.cs)
 		}
+		lo, hi := d.ho, 0
+		for oh := range d.ho {
+			if p := oh*g.StrideH + kh*g.DilH; p >= g.PadH && p < g.PadH+g.H {
+				lo, hi = min(lo, oh), max(hi, oh+1)
+			}
+		}
+		d.rows = append(d.rows, [2]int{lo, max(lo, hi)})
 	}
 	d.gradSize = len(d.taps) * d.opad * d.cpad
 	return d
+}
+
+// work is the products d computes as a fraction of im2col's.
+func (d *directWGrad) work() float64 {
+	n := 0
+	for _, r := range d.rows {
+		n += r[1] - r[0]
+	}
+	return float64(n) / float64(len(d.rows)*d.ho)
 }
 
 // run adds the weight gradient of dy and x to dw.
@@ -98,7 +125,7 @@ func (d *directWGrad) run(dw, dy, x []float32) {
 		// reach the gradient's rows past OutC, which are dropped.
 		apk, apkPooled := convScratch(nil, d.opad*d.pixels)
 		defer convRelease(apkPooled)
-		tmp, tmpPooled := convScratch(nil, g.C*g.H*g.W)
+		tmp, tmpPooled := convScratch(nil, max(g.C*g.H*g.W, asm.ConvTapsRows*d.ho*d.wo))
 		defer convRelease(tmpPooled)
 		off := make([]int, d.pixels)
 		for ci := wi; ci < chunks; ci += d.workers {
@@ -131,29 +158,39 @@ func (d *directWGrad) chunk(grad, dy, x []float32, n0, nb int, in, apk, tmp []fl
 	per := d.ho * d.wo
 	toPaddedNHWC(in, x, n0, nb, g.C, d.cs, g.H, g.W, d.hp, d.wp, g.PadH, g.PadW, tmp)
 	// dy packed by tiles of 12 output channels, pixel by pixel: tile i of
-	// pixel q at apk[i*astride+12*q:].
+	// pixel q at apk[i*astride+12*q:], pixel (n, oh, ow) being q =
+	// (oh*nb+n)*wo+ow.
 	const nr, nc = asm.ConvTapsRows, asm.ConvTapsCols
 	astride := nr * d.pixels
+	row := nr * d.wo // floats of one image's output row of a tile
 	for n := range nb {
 		dyn := dy[(n0+n)*g.OutC*per:][:g.OutC*per]
 		for co0 := 0; co0 < g.OutC; co0 += nr {
-			asm.Transpose(min(nr, g.OutC-co0), per, dyn[co0*per:], per, apk[co0/nr*astride+n*per*nr:], nr)
+			asm.Transpose(min(nr, g.OutC-co0), per, dyn[co0*per:], per, tmp, nr)
+			dst := apk[co0/nr*astride:]
+			for oh := range d.ho {
+				copy(dst[(oh*nb+n)*row:][:row], tmp[oh*row:][:row])
+			}
 		}
 	}
-	pixels := nb * per
-	for p := range pixels {
-		n, q := p/per, p%per
-		oh, ow := q/d.wo, q%d.wo
-		off[p] = n*d.img + (oh*g.StrideH*d.wp+ow*g.StrideW)*d.cs
+	for oh := range d.ho {
+		for n := range nb {
+			for ow := range d.wo {
+				off[(oh*nb+n)*d.wo+ow] = n*d.img + (oh*g.StrideH*d.wp+ow*g.StrideW)*d.cs
+			}
+		}
 	}
 	tiles := d.opad / nr
 	for t, tap := range d.taps {
+		r := d.rows[t/g.KW]
+		end := r[1] * nb * d.wo
 		for cb := 0; cb < d.cpad; cb += nc {
-			for p0 := 0; p0 < pixels; p0 += convWGradPixels {
-				k := min(convWGradPixels, pixels-p0)
+			for p0 := r[0] * nb * d.wo; p0 < end; p0 += convWGradPixels {
+				k := min(convWGradPixels, end-p0)
 				asm.WeightGradTiles(tiles, k, apk[nr*p0:], astride, in[tap+cb:], off[p0:p0+k],
 					grad[t*d.opad*d.cpad+cb:], d.cpad)
 			}
 		}
 	}
+
 }
