@@ -35,11 +35,14 @@ var (
 	// channels, a layer wider than convDirectMaxC still runs direct where
 	// its classes of pixels skip enough products that would read padding,
 	// so that it computes at most convDirectWideWork of im2col's (work).
-	// sprites enc.conv5 (8x8, 5x5, padding 2) computes 0.81 of them, and
-	// its forward pass and input gradient took 0.85 and 0.81 of the GEMM
-	// path's time (alternated, best of 7).
+	// Alternated with the GEMM path, best of 7-9 (the order of the variants
+	// rotated; even so, repeats of one variant differ by up to 15%): sprites
+	// enc.conv5 (work 0.81 forward and input gradient, 0.85 weight
+	// gradient) took 0.73-0.83, 0.76-0.85 and 0.83-0.90 of its time;
+	// enc.conv4's input gradient (0.86) 0.69-0.86; enc.conv3's (0.94, every
+	// product computed then) about 1.02, and enc.conv4's forward pass 1.02-1.25.
 	convDirectWideMaxC = 256
-	convDirectWideWork = 0.85
+	convDirectWideWork = 0.9
 	// convDirectChunkBytes bounds the padded channels-last input of one
 	// chunk of images, so that it stays in the L2 cache next to one block of
 	// 32 output channels' packed weights while every pixel tile reads it.
@@ -47,6 +50,13 @@ var (
 	// convDirectMinPixels is the fewest output pixels a chunk should have,
 	// if twice convDirectChunkBytes allows it.
 	convDirectMinPixels = 240
+	// convDirectMaxChunkBytes bounds the larger chunks setup takes where
+	// their tiles waste less (workAt): the rotating-MNIST enc.conv2-3
+	// (chunks of 12 and 24 images rather than 4 and 15, work 0.84 and 0.64
+	// rather than 1.01 and 0.75) took 0.76 and 0.51 of the GEMM path's time
+	// forward rather than 0.87 and 0.60, and 0.63 and 0.47 for the input
+	// gradient rather than 0.75 and 0.61.
+	convDirectMaxChunkBytes = 2 << 20
 	// convDirectTapBytes bounds the packed weights of the taps one kernel
 	// call sums (a group of taps of one 32-channel block), so that they stay
 	// in the L1 cache while every pixel tile of a chunk uses them.
@@ -143,6 +153,7 @@ type directConv struct {
 	wpkPooled     *[]float32
 	workers       int
 	chunkIn, rows int   // floats of one chunk's padded input, and rows of its output
+	gemmPixels    int   // per image, the GEMM columns im2col would compute (work)
 	order         []int // the kernel tap of each packed tap
 	sj, sk        int   // the weight of output channel j, input channel k, tap t: w[j*sj+k*sk+t]
 }
@@ -311,7 +322,7 @@ func (d *directConv) plan(rows, cols directAxis, kw, ow int) []int {
 // newDirectConv plans the forward pass of g; pack then takes the weight.
 func newDirectConv(g ConvGeom) *directConv {
 	ho, wo := g.OutH(), g.OutW()
-	d := &directConv{n: g.N, inC: g.C, cs: convPixelStride(g.C), inH: g.H, inW: g.W, padT: g.PadH, padL: g.PadW, outC: g.OutC, per: ho * wo}
+	d := &directConv{n: g.N, inC: g.C, cs: convPixelStride(g.C), inH: g.H, inW: g.W, padT: g.PadH, padL: g.PadW, outC: g.OutC, per: ho * wo, gemmPixels: ho * wo}
 	// The padded input covers every row and column a tap reaches.
 	d.hp = max(g.H+g.PadH, (ho-1)*g.StrideH+(g.KH-1)*g.DilH+1)
 	d.wp = max(g.W+g.PadW, (wo-1)*g.StrideW+(g.KW-1)*g.DilW+1)
@@ -330,7 +341,7 @@ func newDirectConv(g ConvGeom) *directConv {
 func newDirectInputGrad(g ConvGeom) *directConv {
 	ho, wo := g.OutH(), g.OutW()
 	sh, sw := g.StrideH, g.StrideW
-	d := &directConv{n: g.N, inC: g.OutC, cs: convPixelStride(g.OutC), inH: ho, inW: wo, outC: g.C, per: g.H * g.W}
+	d := &directConv{n: g.N, inC: g.OutC, cs: convPixelStride(g.OutC), inH: ho, inW: wo, outC: g.C, per: g.H * g.W, gemmPixels: ho * wo}
 	d.padT, d.padL = (g.KH-1)*g.DilH/sh, (g.KW-1)*g.DilW/sw
 	d.hp = d.padT + max(ho, (g.H-1+g.PadH)/sh+1)
 	d.wp = d.padL + max(wo, (g.W-1+g.PadW)/sw+1)
@@ -350,6 +361,15 @@ func (d *directConv) setup() {
 	// that a short last tile wastes little and each tap's weights serve many.
 	d.nb = max(1, convDirectChunkBytes/(4*img), min(convDirectMinPixels/d.per, 2*convDirectChunkBytes/(4*img)))
 	d.nb = min(d.nb, d.n)
+	// Larger chunks, up to convDirectMaxChunkBytes, where their classes'
+	// tiles waste less: a small class (a corner, one pixel an image) fills
+	// a tile only with many images.
+	best := d.workAt(d.nb)
+	for nb := d.nb + 1; nb <= d.n && nb*img*4 <= convDirectMaxChunkBytes; nb++ {
+		if w := d.workAt(nb); w < 0.97*best {
+			d.nb, best = nb, w
+		}
+	}
 	chunks := (d.n + d.nb - 1) / d.nb
 	d.workers = max(1, min(runtime.GOMAXPROCS(0), chunks))
 	d.chunkIn = d.nb * img
@@ -360,16 +380,21 @@ func (d *directConv) setup() {
 
 // work is the products d computes, its tiles rounded up to whole ones, as
 // a fraction of im2col's (every tap for every pixel).
-func (d *directConv) work() float64 {
+func (d *directConv) work() float64 { return d.workAt(d.nb) }
+
+// workAt is work with chunks of nb images. im2col's products are a tap
+// for every pixel of the GEMM's columns: the output pixels of a forward
+// pass, dy's of an input gradient (whose col2im then scatters them).
+func (d *directConv) workAt(nb int) float64 {
 	var n int
 	for _, cl := range d.classes {
 		taps := 0
 		for _, r := range cl.runs {
 			taps += len(r.taps)
 		}
-		n += roundUp(d.nb*len(cl.base), asm.ConvTapsRows) * taps
+		n += roundUp(nb*len(cl.base), asm.ConvTapsRows) * taps
 	}
-	return float64(n) / float64(d.nb*d.per*len(d.order))
+	return float64(n) / float64(nb*d.gemmPixels*len(d.order))
 }
 
 // pack lays w out as [cpad/32][taps][inC][32], the taps in d.order

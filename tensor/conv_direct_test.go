@@ -16,10 +16,10 @@ import (
 // twin too, where there is no assembly).
 func TestConvDirectAgainstDefinition(t *testing.T) {
 	oldAny, oldChunk, oldMin := convDirectAnyCPU, convDirectChunkBytes, convDirectMinPixels
-	oldWChunk, oldWPixels := convWGradChunkBytes, convWGradPixels
+	oldWChunk, oldWPixels, oldMaxChunk := convWGradChunkBytes, convWGradPixels, convDirectMaxChunkBytes
 	defer func() {
 		convDirectAnyCPU, convDirectChunkBytes, convDirectMinPixels = oldAny, oldChunk, oldMin
-		convWGradChunkBytes, convWGradPixels = oldWChunk, oldWPixels
+		convWGradChunkBytes, convWGradPixels, convDirectMaxChunkBytes = oldWChunk, oldWPixels, oldMaxChunk
 	}()
 	convDirectAnyCPU = true
 	r := rand.New(rand.NewPCG(21, 22))
@@ -64,7 +64,7 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 		// images, and through im2col in chunks of one, where its classes
 		// would waste more than they skip.)
 		convDirectChunkBytes, convDirectMinPixels = oldChunk, oldMin
-		convWGradChunkBytes, convWGradPixels = oldWChunk, oldWPixels
+		convWGradChunkBytes, convWGradPixels, convDirectMaxChunkBytes = oldWChunk, oldWPixels, oldMaxChunk
 		if !g.directFits() || g.directGradFits() != (i != 2) || g.directWGradFits() != (i != 2) {
 			t.Fatalf("%v: the direct convolutions do not fit it", g)
 		}
@@ -86,10 +86,10 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 			for _, procs := range []int{1, 2} {
 				t.Run(fmt.Sprintf("%v/chunk=%d/procs=%d", g, chunk, procs), func(t *testing.T) {
 					convDirectChunkBytes, convDirectMinPixels = max(chunk, 1), min(oldMin, max(chunk, 1))
-					convWGradChunkBytes, convWGradPixels = min(oldWChunk, chunk), oldWPixels
+					convWGradChunkBytes, convWGradPixels, convDirectMaxChunkBytes = min(oldWChunk, chunk), oldWPixels, oldMaxChunk
 					switch chunk {
 					case 1:
-						convWGradPixels = 5
+						convWGradPixels, convDirectMaxChunkBytes = 5, 0
 					case -2:
 						convDirectChunkBytes, convDirectMinPixels = oldChunk, oldMin
 						convWGradChunkBytes = two
