@@ -196,8 +196,12 @@ type axisCoord struct{ res, base, lo, hi int }
 // groupAxis groups coords (one per output coordinate, in order) by
 // residue: within a residue, the coordinates that reach all its taps form
 // the interior group, and those before and after it one group each, with
-// the union of their ranges (which can only add taps that read zeros).
-func groupAxis(taps [][]int, coords []axisCoord) []axisGroup {
+// the union of their ranges (which can only add taps that read zeros); or,
+// when exact, every run of coordinates with the same range is a group.
+// Exact groups skip every product that reads padding, but are smaller, and
+// a tile keeps to one group: merged ones waste less of the tiles when a
+// chunk holds few images.
+func groupAxis(taps [][]int, coords []axisCoord, exact bool) []axisGroup {
 	var groups []axisGroup
 	for r := range taps {
 		n := len(taps[r])
@@ -208,7 +212,7 @@ func groupAxis(taps [][]int, coords []axisCoord) []axisGroup {
 				continue
 			}
 			full := c.lo == 0 && c.hi == n
-			if cur == nil || full != curFull {
+			if cur == nil || full != curFull || exact && (c.lo != cur.lo || c.hi != cur.hi) {
 				groups = append(groups, axisGroup{res: r, lo: c.lo, hi: c.hi})
 				cur, curFull = &groups[len(groups)-1], full
 			}
@@ -229,7 +233,7 @@ func groupAxis(taps [][]int, coords []axisCoord) []axisGroup {
 // forwardAxis is an axis of a forward pass: output coordinate o reads from
 // padded input o*s, and tap k at k*dil from there, which is real input
 // when pad <= o*s + k*dil < pad + in.
-func forwardAxis(out, in, k, s, pad, dil int) directAxis {
+func forwardAxis(out, in, k, s, pad, dil int, exact bool) directAxis {
 	ax := directAxis{taps: [][]int{make([]int, k)}, offs: [][]int{make([]int, k)}}
 	for t := range k {
 		ax.taps[0][t], ax.offs[0][t] = t, t*dil
@@ -244,7 +248,7 @@ func forwardAxis(out, in, k, s, pad, dil int) directAxis {
 		}
 		coords[o] = c
 	}
-	ax.groups = groupAxis(ax.taps, coords)
+	ax.groups = groupAxis(ax.taps, coords, exact)
 	return ax
 }
 
@@ -253,7 +257,7 @@ func forwardAxis(out, in, k, s, pad, dil int) directAxis {
 // reaches dy's coordinate (i+pad)/s - q, real when it is in [0, out). Its
 // base is dy's coordinate at q = 0, padT further into the padded dy, and
 // the tap's offset -q.
-func gradAxis(n, out, k, s, pad, dil, padT int) directAxis {
+func gradAxis(n, out, k, s, pad, dil, padT int, exact bool) directAxis {
 	ax := directAxis{taps: make([][]int, s), offs: make([][]int, s)}
 	for t := range k {
 		r := t * dil % s
@@ -271,7 +275,7 @@ func gradAxis(n, out, k, s, pad, dil, padT int) directAxis {
 		}
 		coords[i] = c
 	}
-	ax.groups = groupAxis(ax.taps, coords)
+	ax.groups = groupAxis(ax.taps, coords, exact)
 	return ax
 }
 
@@ -319,15 +323,29 @@ func (d *directConv) plan(rows, cols directAxis, kw, ow int) []int {
 	return order
 }
 
-// newDirectConv plans the forward pass of g; pack then takes the weight.
+// newDirectConv plans the forward pass of g, with merged or exact groups
+// (groupAxis), whichever computes fewer products; pack then takes the
+// weight.
 func newDirectConv(g ConvGeom) *directConv {
+	return fewerProducts(newDirectConvGroups(g, false), newDirectConvGroups(g, true))
+}
+
+// fewerProducts returns the plan of less work, a if they tie.
+func fewerProducts(a, b *directConv) *directConv {
+	if b.work() < a.work() {
+		return b
+	}
+	return a
+}
+
+func newDirectConvGroups(g ConvGeom, exact bool) *directConv {
 	ho, wo := g.OutH(), g.OutW()
 	d := &directConv{n: g.N, inC: g.C, cs: convPixelStride(g.C), inH: g.H, inW: g.W, padT: g.PadH, padL: g.PadW, outC: g.OutC, per: ho * wo, gemmPixels: ho * wo}
 	// The padded input covers every row and column a tap reaches.
 	d.hp = max(g.H+g.PadH, (ho-1)*g.StrideH+(g.KH-1)*g.DilH+1)
 	d.wp = max(g.W+g.PadW, (wo-1)*g.StrideW+(g.KW-1)*g.DilW+1)
-	order := d.plan(forwardAxis(ho, g.H, g.KH, g.StrideH, g.PadH, g.DilH),
-		forwardAxis(wo, g.W, g.KW, g.StrideW, g.PadW, g.DilW), g.KW, wo)
+	order := d.plan(forwardAxis(ho, g.H, g.KH, g.StrideH, g.PadH, g.DilH, exact),
+		forwardAxis(wo, g.W, g.KW, g.StrideW, g.PadW, g.DilW, exact), g.KW, wo)
 	kk := g.KH * g.KW
 	d.order, d.sj, d.sk = order, g.C*kk, kk // w[co][ci][t]: co the output channel
 	d.setup()
@@ -339,14 +357,18 @@ func newDirectConv(g ConvGeom) *directConv {
 // of dy above and to the left covers the farthest a tap reaches back, below
 // and to the right the rows and columns past dy's that a base can be.
 func newDirectInputGrad(g ConvGeom) *directConv {
+	return fewerProducts(newDirectInputGradGroups(g, false), newDirectInputGradGroups(g, true))
+}
+
+func newDirectInputGradGroups(g ConvGeom, exact bool) *directConv {
 	ho, wo := g.OutH(), g.OutW()
 	sh, sw := g.StrideH, g.StrideW
 	d := &directConv{n: g.N, inC: g.OutC, cs: convPixelStride(g.OutC), inH: ho, inW: wo, outC: g.C, per: g.H * g.W, gemmPixels: ho * wo}
 	d.padT, d.padL = (g.KH-1)*g.DilH/sh, (g.KW-1)*g.DilW/sw
 	d.hp = d.padT + max(ho, (g.H-1+g.PadH)/sh+1)
 	d.wp = d.padL + max(wo, (g.W-1+g.PadW)/sw+1)
-	order := d.plan(gradAxis(g.H, ho, g.KH, sh, g.PadH, g.DilH, d.padT),
-		gradAxis(g.W, wo, g.KW, sw, g.PadW, g.DilW, d.padL), g.KW, g.W)
+	order := d.plan(gradAxis(g.H, ho, g.KH, sh, g.PadH, g.DilH, d.padT, exact),
+		gradAxis(g.W, wo, g.KW, sw, g.PadW, g.DilW, d.padL, exact), g.KW, g.W)
 	kk := g.KH * g.KW
 	d.order, d.sj, d.sk = order, kk, g.C*kk // w[co][ci][t]: ci the output channel
 	d.setup()

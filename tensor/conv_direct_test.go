@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -37,12 +38,14 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 		// Wider than convDirectMaxC, direct for the products its classes
 		// skip: sprites enc.conv5's geometry with fewer channels.
 		Conv2dGeom([]int{3, 144, 8, 8}, []int{160, 144, 5, 5}, ConvParams{Padding: [2]int{2, 2}}),
+		// Exact groups of rows and columns (TestDirectConvGroups).
+		Conv2dGeom([]int{12, 32, 8, 8}, []int{40, 32, 5, 5}, ConvParams{Padding: [2]int{2, 2}}),
 	}
 	n := 8
 	if testing.Short() {
 		n = 3
 	}
-	for len(geoms) < 7+n {
+	for len(geoms) < 8+n {
 		g := ConvGeom{
 			N: 1 + r.IntN(7), C: 32 + r.IntN(97), H: 1 + r.IntN(9), W: 1 + r.IntN(9), OutC: 32 + r.IntN(70),
 			KH: 1 + r.IntN(5), KW: 1 + r.IntN(5), StrideH: 1 + r.IntN(3), StrideW: 1 + r.IntN(3),
@@ -125,4 +128,37 @@ func plusF64(a []float64, b []float32) []float64 {
 		out[i] = a[i] + float64(v)
 	}
 	return out
+}
+
+// TestDirectConvGroups checks the work of the two groupings of an 8x8
+// image under a 5x5 kernel with padding 2 against a count by hand, and
+// that the plan of less work is taken. Along an axis the rows reach 3, 4,
+// 5, 5, 5, 5, 4 and 3 taps: 34 of 40. Merged, rows 0-1 and 6-7 sum 4 taps
+// each (36 of 40), in chunks of 6 images (corner classes of 24 pixels, two
+// whole tiles): 36*36/1600 = 0.81. Exact, every single row is a group of
+// its own, and with 12 images a corner class is one whole tile:
+// 34*34/1600 = 0.7225; with 6 it is half a tile, and merged wins.
+func TestDirectConvGroups(t *testing.T) {
+	oldAny := convDirectAnyCPU
+	defer func() { convDirectAnyCPU = oldAny }()
+	convDirectAnyCPU = true
+	for _, c := range []struct {
+		n              int
+		merged, exact  float64
+		classes, grads int
+	}{{6, 0.81, 0.845, 9, 9}, {12, 0.81, 0.7225, 25, 25}} {
+		g := Conv2dGeom([]int{c.n, 32, 8, 8}, []int{40, 32, 5, 5}, ConvParams{Padding: [2]int{2, 2}})
+		for name, plan := range map[string]func(ConvGeom, bool) *directConv{"forward": newDirectConvGroups, "input gradient": newDirectInputGradGroups} {
+			m, e := plan(g, false), plan(g, true)
+			if math.Abs(m.work()-c.merged) > 1e-9 || math.Abs(e.work()-c.exact) > 1e-9 {
+				t.Errorf("%s, %d images: work merged %v, exact %v; want %v, %v", name, c.n, m.work(), e.work(), c.merged, c.exact)
+			}
+		}
+		if got := len(newDirectConv(g).classes); got != c.classes {
+			t.Errorf("forward, %d images: %d classes, want %d", c.n, got, c.classes)
+		}
+		if got := len(newDirectInputGrad(g).classes); got != c.grads {
+			t.Errorf("input gradient, %d images: %d classes, want %d", c.n, got, c.grads)
+		}
+	}
 }
