@@ -12,14 +12,18 @@ var (
 	// channels for which the weight gradient of a Conv2d is computed
 	// directly (directWGradFits): with fewer, most of a 12 x 32 tile is
 	// padding, and first layers (a few input channels) keep im2col and GEMM.
-	// Above convDirectMaxC channels it must skip enough rows
-	// (directWGradFits): on the 256-channel Sprites enc.conv3-4, which skip
-	// few, it measured 1.06-1.16x the time of im2col and GEMM, on enc.conv5
-	// 0.93x computing every product and 0.83x skipping (alternated, the
-	// order rotated, best of 7-9), against 0.70-0.77x on the 128-channel
-	// rotating-MNIST layers.
+	// Above convDirectMaxC channels it must skip enough products that
+	// would read padding (directWGradFits): computing every product it took
+	// 1.06-1.16x the time of im2col and GEMM on the 256-channel Sprites
+	// enc.conv3-4 and 0.93x on enc.conv5; skipping, 1.15-1.17x on enc.conv4
+	// (work 0.86, in short runs of pixels) and 0.67-0.87x on enc.conv5 (work
+	// 0.72), against 0.60-0.86x on the 128-channel rotating-MNIST layers
+	// (alternated, the order rotated, best of 7-9).
 	convWGradMinC    = 32
 	convWGradMinOutC = 16
+	// convWGradWideWork is the most work (of im2col's products) for which
+	// a layer wider than convDirectMaxC takes the direct weight gradient.
+	convWGradWideWork = 0.8
 	// convWGradChunkBytes bounds the padded channels-last input of one chunk
 	// of images.
 	convWGradChunkBytes = 1 << 20
@@ -31,14 +35,14 @@ var (
 
 // directWGradFits reports whether g's weight gradient is computed by
 // directWGrad rather than im2col and GEMM: up to convDirectMaxC channels
-// of both kinds, and up to convDirectWideMaxC where the rows it skips bring
-// its work to at most convDirectWideWork of im2col's.
+// of both kinds, and up to convDirectWideMaxC where the products it skips
+// bring its work to at most convWGradWideWork of im2col's.
 func (g ConvGeom) directWGradFits() bool {
 	if !convDirect || !(asm.HasConvTaps() || convDirectAnyCPU) || g.Transposed || g.Causal ||
 		g.C < convWGradMinC || g.OutC < convWGradMinOutC || max(g.C, g.OutC) > convDirectWideMaxC {
 		return false
 	}
-	return max(g.C, g.OutC) <= convDirectMaxC || newDirectWGrad(g).work() <= convDirectWideWork+1e-9
+	return max(g.C, g.OutC) <= convDirectMaxC || newDirectWGrad(g).work() <= convWGradWideWork
 }
 
 // directWGrad is the weight gradient of a Conv2d computed by
@@ -48,10 +52,12 @@ func (g ConvGeom) directWGradFits() bool {
 // directConv does), so that a pixel's input channels under a tap are one
 // contiguous run, read in place at the pixel's offset plus the tap's; dy is
 // packed 12 output channels at a time, pixel by pixel. The pixels of a
-// chunk go output row by output row (each row of every image), so that the
-// rows whose taps of kernel row kh read real input are one range of them,
-// and a tap sums only that range: the others multiply padding. Nothing like
-// a column matrix is built. Each thread sums its chunks into a gradient of
+// chunk go output pixel by output pixel, every image's in turn, so that
+// for a tap the pixels of one output row whose input under it is real
+// (not padding) are one range, and so are those of all its rows where the
+// tap reads real input in every column: a tap sums only those, skipping
+// the products that would multiply padding. Nothing like a column matrix
+// is built. Each thread sums its chunks into a gradient of
 // its own, laid out tap by output by input channel, and these are added
 // into dw at the end in a fixed order.
 type directWGrad struct {
@@ -63,6 +69,7 @@ type directWGrad struct {
 	opad     int // OutC rounded up to a whole number of 12-channel tiles
 	taps     []int
 	rows     [][2]int // per kernel row, the output rows [lo, hi) it reaches real input from
+	cols     [][2]int // per kernel column, the output columns likewise
 	nb       int      // images per chunk
 	workers  int
 	img      int // floats of one padded image
@@ -86,25 +93,37 @@ func newDirectWGrad(g ConvGeom) *directWGrad {
 		for kw := range g.KW {
 			d.taps = append(d.taps, (kh*g.DilH*d.wp+kw*g.DilW)*d.cs)
 		}
-		lo, hi := d.ho, 0
-		for oh := range d.ho {
-			if p := oh*g.StrideH + kh*g.DilH; p >= g.PadH && p < g.PadH+g.H {
-				lo, hi = min(lo, oh), max(hi, oh+1)
-			}
-		}
-		d.rows = append(d.rows, [2]int{lo, max(lo, hi)})
+		d.rows = append(d.rows, realRange(d.ho, g.StrideH, kh*g.DilH, g.PadH, g.H))
+	}
+	for kw := range g.KW {
+		d.cols = append(d.cols, realRange(d.wo, g.StrideW, kw*g.DilW, g.PadW, g.W))
 	}
 	d.gradSize = len(d.taps) * d.opad * d.cpad
 	return d
 }
 
+// realRange is the range [lo, hi) of the out output coordinates o whose
+// input o*s + off, in a copy padded by pad, is one of the in real ones.
+func realRange(out, s, off, pad, in int) [2]int {
+	lo, hi := out, 0
+	for o := range out {
+		if p := o*s + off; p >= pad && p < pad+in {
+			lo, hi = min(lo, o), max(hi, o+1)
+		}
+	}
+	return [2]int{lo, max(lo, hi)}
+}
+
 // work is the products d computes as a fraction of im2col's.
 func (d *directWGrad) work() float64 {
-	n := 0
+	rows, cols := 0, 0
 	for _, r := range d.rows {
-		n += r[1] - r[0]
+		rows += r[1] - r[0]
 	}
-	return float64(n) / float64(len(d.rows)*d.ho)
+	for _, c := range d.cols {
+		cols += c[1] - c[0]
+	}
+	return float64(rows*cols) / float64(len(d.rows)*d.ho*len(d.cols)*d.wo)
 }
 
 // run adds the weight gradient of dy and x to dw.
@@ -158,38 +177,44 @@ func (d *directWGrad) chunk(grad, dy, x []float32, n0, nb int, in, apk, tmp []fl
 	per := d.ho * d.wo
 	toPaddedNHWC(in, x, n0, nb, g.C, d.cs, g.H, g.W, d.hp, d.wp, g.PadH, g.PadW, tmp)
 	// dy packed by tiles of 12 output channels, pixel by pixel: tile i of
-	// pixel q at apk[i*astride+12*q:], pixel (n, oh, ow) being q =
-	// (oh*nb+n)*wo+ow.
+	// pixel p at apk[i*astride+12*p:], output pixel q of image n being p =
+	// q*nb+n.
 	const nr, nc = asm.ConvTapsRows, asm.ConvTapsCols
 	astride := nr * d.pixels
-	row := nr * d.wo // floats of one image's output row of a tile
 	for n := range nb {
 		dyn := dy[(n0+n)*g.OutC*per:][:g.OutC*per]
 		for co0 := 0; co0 < g.OutC; co0 += nr {
 			asm.Transpose(min(nr, g.OutC-co0), per, dyn[co0*per:], per, tmp, nr)
 			dst := apk[co0/nr*astride:]
-			for oh := range d.ho {
-				copy(dst[(oh*nb+n)*row:][:row], tmp[oh*row:][:row])
+			for q := range per {
+				copy(dst[(q*nb+n)*nr:][:nr], tmp[q*nr:][:nr])
 			}
 		}
 	}
-	for oh := range d.ho {
+	for q := range per {
+		oh, ow := q/d.wo, q%d.wo
 		for n := range nb {
-			for ow := range d.wo {
-				off[(oh*nb+n)*d.wo+ow] = n*d.img + (oh*g.StrideH*d.wp+ow*g.StrideW)*d.cs
-			}
+			off[q*nb+n] = n*d.img + (oh*g.StrideH*d.wp+ow*g.StrideW)*d.cs
 		}
 	}
 	tiles := d.opad / nr
-	for t, tap := range d.taps {
-		r := d.rows[t/g.KW]
-		end := r[1] * nb * d.wo
+	sum := func(t, tap, p0, p1 int) { // tap t over pixels [p0, p1)
 		for cb := 0; cb < d.cpad; cb += nc {
-			for p0 := r[0] * nb * d.wo; p0 < end; p0 += convWGradPixels {
-				k := min(convWGradPixels, end-p0)
-				asm.WeightGradTiles(tiles, k, apk[nr*p0:], astride, in[tap+cb:], off[p0:p0+k],
+			for p := p0; p < p1; p += convWGradPixels {
+				k := min(convWGradPixels, p1-p)
+				asm.WeightGradTiles(tiles, k, apk[nr*p:], astride, in[tap+cb:], off[p:p+k],
 					grad[t*d.opad*d.cpad+cb:], d.cpad)
 			}
+		}
+	}
+	for t, tap := range d.taps {
+		r, c := d.rows[t/g.KW], d.cols[t%g.KW]
+		if c[0] == 0 && c[1] == d.wo { // whole rows: one range
+			sum(t, tap, r[0]*d.wo*nb, r[1]*d.wo*nb)
+			continue
+		}
+		for oh := r[0]; oh < r[1] && c[0] < c[1]; oh++ {
+			sum(t, tap, (oh*d.wo+c[0])*nb, (oh*d.wo+c[1])*nb)
 		}
 	}
 
