@@ -428,19 +428,25 @@ func (d *directConv) pack(w []float32) {
 	per := d.kk * d.inC * nc
 	d.wpk, d.wpkPooled = convScratch(nil, d.cpad/nc*per)
 	convParallel(runtime.GOMAXPROCS(0), d.cpad/nc, per, func(lo, hi int) {
+		// Per input channel, each output channel's taps are one run of w
+		// (every tap once in order): read the 32 runs, then write each tap's
+		// 32 weights as one row.
+		runs := make([]float32, nc*d.kk)
 		for cb := lo; cb < hi; cb++ {
 			dst := d.wpk[cb*per:][:per]
-			for j := range nc {
-				co := cb*nc + j
-				if co >= d.outC {
-					for i := j; i < len(dst); i += nc {
-						dst[i] = 0
+			for k := range d.inC {
+				for j := range nc {
+					run := runs[j*d.kk:][:d.kk]
+					if co := cb*nc + j; co < d.outC {
+						copy(run, w[co*sj+k*sk:][:d.kk])
+					} else {
+						clear(run)
 					}
-					continue
 				}
 				for t, tap := range order {
-					for k := range d.inC {
-						dst[(t*d.inC+k)*nc+j] = w[co*sj+k*sk+tap]
+					row := dst[(t*d.inC+k)*nc:][:nc]
+					for j := range row {
+						row[j] = runs[j*d.kk+tap]
 					}
 				}
 			}
