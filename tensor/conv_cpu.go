@@ -355,7 +355,12 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 		inputGradByConv(g, g2, dx, dy, w, ws)
 		dx = nil
 	}
-	if dx == nil && dw == nil && db == nil {
+	if dx == nil && dw == nil {
+		// Direct convolutions took both (or neither was asked): the bias
+		// gradient needs no convCall and its scratch.
+		if db != nil {
+			convBiasGrad(runtime.GOMAXPROCS(0), db, dy, g.N, g.OutC, g.OutH()*g.OutW())
+		}
 		return
 	}
 	c := newConvCall(g, ws, dw != nil)

@@ -79,7 +79,7 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 			bias = nil
 		}
 		wantY := refForward(g, x, w, bias)
-		wantDx, wantDw, _ := refBackward(g, dy, x, w)
+		wantDx, wantDw, wantDb := refBackward(g, dy, x, w)
 		sc := newRefScale(g, x, w, bias, dy)
 		// Default chunks; one image each, with weight-gradient kernel calls
 		// of 5 pixels; and weight-gradient chunks of two images, the last
@@ -101,12 +101,13 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 						y := make([]float32, g.OutLen())
 						ConvForward(g, y, x, w, bias, nil)
 						closeTo(t, "y", y, wantY, sc.y, 1e-5)
-						// The gradients add to what dw and dx hold.
+						// The gradients add to what dw, db and dx hold.
 						if g.directWGradFits() {
-							dw := randF32(r, g.WeightLen())
-							want := plusF64(wantDw, dw)
-							ConvBackward(g, nil, dw, nil, dy, x, w, nil)
+							dw, db := randF32(r, g.WeightLen()), randF32(r, g.OutC)
+							want, wantB := plusF64(wantDw, dw), plusF64(wantDb, db)
+							ConvBackward(g, nil, dw, db, dy, x, w, nil)
 							closeTo(t, "dw", dw, want, sc.dw, 1e-5)
+							closeTo(t, "db", db, wantB, sc.db, 1e-5)
 						}
 						if g.directGradFits() {
 							dx := randF32(r, g.InLen())
