@@ -21,8 +21,8 @@ var (
 	convDirectMinC    = 16
 	convDirectMinOutC = 32
 	// convDirectMaxC is the most input channels for which it is chosen
-	// whatever it skips (and the most channels of either kind for the weight
-	// gradient). At 256 (the Sprites encoder) one tap's weights for 32
+	// whatever it skips (and, for the weight gradient, the most channels of
+	// either kind; convWGradWideWork beyond). At 256 (the Sprites encoder) one tap's weights for 32
 	// output channels fill most of the L1 cache, and im2col and GEMM, which
 	// reuse each weight over 2048 columns rather than a chunk of a few
 	// hundred pixels, measured as fast or faster where the direct path
@@ -37,10 +37,10 @@ var (
 	// so that it computes at most convDirectWideWork of im2col's (work).
 	// Alternated with the GEMM path, best of 7-9 (the order of the variants
 	// rotated; even so, repeats of one variant differ by up to 15%): sprites
-	// enc.conv5 (work 0.81 forward and input gradient, 0.85 weight
-	// gradient) took 0.73-0.83, 0.76-0.85 and 0.83-0.90 of its time;
-	// enc.conv4's input gradient (0.86) 0.69-0.86; enc.conv3's (0.94, every
-	// product computed then) about 1.02, and enc.conv4's forward pass 1.02-1.25.
+	// enc.conv5 (work 0.72 forward, 0.76 input gradient) took 0.71-0.74
+	// and 0.62-0.82 of its time; enc.conv4's input gradient (0.86) 0.69;
+	// enc.conv3's (0.94, every product computed then) about 1.02, and
+	// enc.conv4's forward pass (0.92) 1.02-1.25.
 	convDirectWideMaxC = 256
 	convDirectWideWork = 0.9
 	// convDirectChunkBytes bounds the padded channels-last input of one
@@ -130,11 +130,11 @@ func wideCheck(d *directConv, c int) *directConv {
 // taps reach input row ih from dy, and at which offsets, depends on
 // (ih+PadH) mod s, and every tap belongs to one residue. Within a residue
 // the rows near the edges reach fewer taps than the interior (the others
-// would read padding): those above the interior form one group, those
-// below another, each summing the taps any of its rows needs. A class is a
-// group of rows by a group of columns, so a 5x5 kernel with padding 2 on
-// an 8x8 image sums 36 of the 64 pixels' 25 taps in full and skips the
-// rest of what reads only zeros: 1296 of 1600 products per channel pair.
+// would read padding), and form groups of their own (groupAxis: merged,
+// one above the interior and one below, or exact, a group per range of
+// taps). A class is a group of rows by a group of columns: a 5x5 kernel
+// with padding 2 on an 8x8 image computes 1296 (merged) or 1156 (exact) of
+// im2col's 1600 products per channel pair, skipping what reads only zeros.
 // Rows of out are in class order and put back in pixel order before the
 // transpose to NCHW.
 type directConv struct {
