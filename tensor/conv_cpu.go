@@ -346,10 +346,11 @@ func ConvBackward(g ConvGeom, dx, dw, db, dy, x, w, ws []float32) {
 			dx = nil
 		}
 	}
-	if dw != nil && g.directWGradFits() {
-		d := newDirectWGrad(g)
-		d.run(dw, dy, x)
-		dw = nil
+	if dw != nil {
+		if d := g.planDirectWGrad(); d != nil {
+			d.run(dw, dy, x)
+			dw = nil
+		}
 	}
 	if g2, ok := g.inputGradConv(); ok && dx != nil && convGradByConv {
 		inputGradByConv(g, g2, dx, dy, w, ws)

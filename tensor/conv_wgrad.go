@@ -34,15 +34,23 @@ var (
 )
 
 // directWGradFits reports whether g's weight gradient is computed by
-// directWGrad rather than im2col and GEMM: up to convDirectMaxC channels
+// directWGrad rather than im2col and GEMM.
+func (g ConvGeom) directWGradFits() bool { return g.planDirectWGrad() != nil }
+
+// planDirectWGrad plans g's weight gradient as a direct one, or returns nil
+// where im2col and GEMM should compute it: up to convDirectMaxC channels
 // of both kinds, and up to convDirectWideMaxC where the products it skips
 // bring its work to at most convWGradWideWork of im2col's.
-func (g ConvGeom) directWGradFits() bool {
+func (g ConvGeom) planDirectWGrad() *directWGrad {
 	if !convDirect || !(asm.HasConvTaps() || convDirectAnyCPU) || g.Transposed || g.Causal ||
 		g.C < convWGradMinC || g.OutC < convWGradMinOutC || max(g.C, g.OutC) > convDirectWideMaxC {
-		return false
+		return nil
 	}
-	return max(g.C, g.OutC) <= convDirectMaxC || newDirectWGrad(g).work() <= convWGradWideWork
+	d := newDirectWGrad(g)
+	if max(g.C, g.OutC) > convDirectMaxC && d.work() > convWGradWideWork {
+		return nil
+	}
+	return d
 }
 
 // directWGrad is the weight gradient of a Conv2d computed by

@@ -138,17 +138,12 @@ func emit(w func(string, ...any), name string) {
 	w("\tJNZ  add")
 	// store writes the tile's rows to C, added to what C holds when add.
 	store := func(add bool) {
-		for r := range rows {
-			for h, off := range []string{"", "64"} {
-				if add {
-					w("\tVADDPS %s(AX), Z%d, Z%d", off, 2*r+h, 2*r+h)
-				}
-				w("\tVMOVUPS Z%d, %s(AX)", 2*r+h, off)
+		tileRows(w, "AX", "CX", func(z int, off string) {
+			if add {
+				w("\tVADDPS %s(AX), Z%d, Z%d", off, z, z)
 			}
-			if r < rows-1 {
-				w("\tADDQ CX, AX")
-			}
-		}
+			w("\tVMOVUPS Z%d, %s(AX)", z, off)
+		})
 		w("\tVZEROUPPER")
 		w("\tRET")
 	}
@@ -183,13 +178,7 @@ func emitWgrad(w func(string, ...any), name string) {
 	w("\tMOVQ ldc+40(FP), DI")
 	w("\tSHLQ $2, DI")
 	w("\tMOVQ DX, R8")
-	for r := range rows {
-		w("\tVMOVUPS (R8), Z%d", 2*r)
-		w("\tVMOVUPS 64(R8), Z%d", 2*r+1)
-		if r < rows-1 {
-			w("\tADDQ DI, R8")
-		}
-	}
+	tileRows(w, "R8", "DI", func(z int, off string) { w("\tVMOVUPS %s(R8), Z%d", off, z) })
 	w("\tMOVQ CX, R9")
 	w("\tSHRQ $2, R9")
 	w("\tJZ   wtail")
@@ -215,13 +204,20 @@ func emitWgrad(w func(string, ...any), name string) {
 	w("\tJNZ  wloop1")
 	w("")
 	w("wstore:")
-	for r := range rows {
-		w("\tVMOVUPS Z%d, (DX)", 2*r)
-		w("\tVMOVUPS Z%d, 64(DX)", 2*r+1)
-		if r < rows-1 {
-			w("\tADDQ DI, DX")
-		}
-	}
+	tileRows(w, "DX", "DI", func(z int, off string) { w("\tVMOVUPS Z%d, %s(DX)", z, off) })
 	w("\tVZEROUPPER")
 	w("\tRET")
+}
+
+// tileRows walks the 12 rows of a C tile from the row ptr points at, ld
+// bytes apart (ptr advances), calling f for each row's two registers
+// (Z(2r) at offset "", Z(2r+1) at "64").
+func tileRows(w func(string, ...any), ptr, ld string, f func(z int, off string)) {
+	for r := range rows {
+		f(2*r, "")
+		f(2*r+1, "64")
+		if r < rows-1 {
+			w("\tADDQ %s, %s", ld, ptr)
+		}
+	}
 }
