@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// workerSpin is how long an idle worker keeps polling for its next part
+// workerSpin is how long an idle worker keeps polling for its next job
 // before it blocks. A goroutine started per call, or a worker woken from a
 // blocked receive, waits for the runtime to wake an idle thread, which on a
 // virtual machine took 30-140 µs (BenchmarkRunParts): longer than a whole
@@ -16,16 +16,38 @@ import (
 // before they sleep; the cost is up to this much CPU time after each call.
 const workerSpin = 200 * time.Microsecond
 
-// worker is one persistent helper goroutine; it receives parts on its
-// channel.
-type worker struct{ work chan workPart }
-
-type workPart struct {
-	f    func(p int)
-	p    int
-	done *sync.WaitGroup
-	left *atomic.Int32
+// job is one runParts call: its parts go to whichever goroutine claims
+// them first, so a worker that is slow to start costs no more than doing
+// its part on the caller.
+type job struct {
+	f     func(p int)
+	parts int32
+	cpu   int32        // the caller's CPU, or -1
+	next  atomic.Int32 // the next unclaimed part
+	left  atomic.Int32 // parts not yet finished
+	done  sync.WaitGroup
 }
+
+// work runs parts of j until none is left unclaimed.
+func (j *job) work() {
+	for {
+		p := j.next.Add(1) - 1
+		if p >= j.parts {
+			return
+		}
+		j.f(int(p))
+		j.left.Add(-1)
+		j.done.Done()
+	}
+}
+
+// worker is one persistent helper goroutine; it receives jobs on its
+// channel.
+type worker struct{ work chan *job }
+
+// callerCPU is the CPU of the last runParts caller, or -1: polling
+// workers move off it (leaveCPU), and so does a worker given a job.
+var callerCPU atomic.Int32
 
 var workers struct {
 	sync.Mutex // held by the one call using the workers
@@ -34,40 +56,42 @@ var workers struct {
 
 func (w *worker) loop() {
 	for {
-		var part workPart
+		var j *job
 		select {
-		case part = <-w.work:
+		case j = <-w.work:
 		default:
-			part = w.poll()
+			j = w.poll()
 		}
-		part.f(part.p)
-		part.left.Add(-1)
-		part.done.Done()
+		leaveCPU(j.cpu)
+		j.work()
 	}
 }
 
-// poll waits for the next part, polling for workerSpin before blocking.
-func (w *worker) poll() workPart {
+// poll waits for the next job, polling for workerSpin before blocking.
+func (w *worker) poll() *job {
 	deadline := time.Now().Add(workerSpin)
 	for i := 0; ; i++ {
 		select {
-		case part := <-w.work:
-			return part
+		case j := <-w.work:
+			return j
 		default:
 		}
 		if i%64 == 63 {
 			if time.Now().After(deadline) {
 				return <-w.work
 			}
+			leaveCPU(callerCPU.Load())
 			runtime.Gosched() // let other goroutines of this thread run
 		}
 	}
 }
 
-// runParts calls f(0), ..., f(parts-1), in parallel: part 0 on the calling
-// goroutine, the others on persistent workers, and returns when all are
-// done. A call made while another is using the workers (from another
-// goroutine, or from inside a part) starts goroutines instead.
+// runParts calls f(0), ..., f(parts-1), in parallel, and returns when all
+// are done. The calling goroutine and parts-1 persistent workers claim the
+// parts in turn; which goroutine runs a part is not fixed, and a part a
+// worker was too slow to take runs on the caller. A call made
+// while another is using the workers (from another goroutine, or from
+// inside a part) starts goroutines instead.
 func runParts(parts int, f func(p int)) {
 	if parts <= 1 {
 		if parts == 1 {
@@ -86,22 +110,29 @@ func runParts(parts int, f func(p int)) {
 	}
 	defer workers.Unlock()
 	for len(workers.list) < parts-1 {
-		w := &worker{work: make(chan workPart, 1)}
+		w := &worker{work: make(chan *job, 1)}
 		workers.list = append(workers.list, w)
 		go w.loop()
 	}
-	var done sync.WaitGroup
-	var left atomic.Int32
-	done.Add(parts - 1)
-	left.Store(int32(parts - 1))
-	for p := 1; p < parts; p++ {
-		workers.list[p-1].work <- workPart{f: f, p: p, done: &done, left: &left}
+	j := &job{f: f, parts: int32(parts), cpu: currentCPU()}
+	callerCPU.Store(j.cpu)
+	j.left.Store(int32(parts))
+	j.done.Add(parts)
+	for _, w := range workers.list[:parts-1] {
+		// A worker may not yet have taken the last call's job, whose parts
+		// the others finished. Only the holder of workers sends, so after
+		// the drain the send does not block.
+		select {
+		case <-w.work:
+		default:
+		}
+		w.work <- j
 	}
-	f(0)
+	j.work()
 	// Poll for the others for a while too, rather than block at once and
 	// wait to be woken.
 	deadline := time.Now().Add(workerSpin)
-	for i := 0; left.Load() > 0; i++ {
+	for i := 0; j.left.Load() > 0; i++ {
 		if i%64 == 63 {
 			if time.Now().After(deadline) {
 				break
@@ -109,5 +140,5 @@ func runParts(parts int, f func(p int)) {
 			runtime.Gosched()
 		}
 	}
-	done.Wait()
+	j.done.Wait()
 }

@@ -65,3 +65,30 @@ func BenchmarkRunParts(b *testing.B) {
 		}
 	})
 }
+
+// TestJobClaimsEachPartOnce runs one job's parts from several goroutines
+// at once, as the caller and the workers do, some of them starting after
+// all parts are taken: every part runs once, and the job counts them down.
+func TestJobClaimsEachPartOnce(t *testing.T) {
+	for parts := 1; parts <= 9; parts++ {
+		counts := make([]atomic.Int32, parts)
+		j := &job{f: func(p int) { counts[p].Add(1) }, parts: int32(parts), cpu: -1}
+		j.left.Store(int32(parts))
+		j.done.Add(parts)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(j.work)
+		}
+		wg.Wait()
+		j.work() // late: finds nothing left
+		j.done.Wait()
+		if n := j.left.Load(); n != 0 {
+			t.Fatalf("%d parts: %d left unfinished", parts, n)
+		}
+		for p := range counts {
+			if n := counts[p].Load(); n != 1 {
+				t.Fatalf("%d parts: part %d ran %d times", parts, p, n)
+			}
+		}
+	}
+}

@@ -1,0 +1,5 @@
+package tensor
+
+import "syscall"
+
+const sysGetcpu = syscall.SYS_GETCPU
