@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -179,6 +180,47 @@ func BenchmarkSgemmTwinVsGonum(b *testing.B) {
 				}
 				b.ReportMetric(2*float64(s.M)*float64(s.N)*float64(s.K)/twin.Seconds()/1e9, "GFLOP/s")
 				b.ReportMetric(anchor.Seconds()/twin.Seconds(), "xgonum")
+			})
+		})
+	}
+}
+
+// BenchmarkSgemmAfterIdle times two-thread products made soon after the
+// process sat idle, as a training loop's first products after loading
+// data are. Each iteration pauses 100 ms, makes one untimed product and
+// then six timed ones ("idle"); then six products per iteration run back
+// to back ("hot"). The metrics are the medians' GFLOP/s. Both were below
+// one thread's speed when a worker shared the caller's CPU (see
+// leaveCPU); compare builds by running their test binaries in turn.
+// Run with -benchtime Nx.
+func BenchmarkSgemmAfterIdle(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{256, 512} {
+		b.Run(fmt.Sprintf("square_%d", n), func(b *testing.B) {
+			a, bm, c := randomSlice(r, n*n), randomSlice(r, n*n), make([]float32, n*n)
+			product := func() time.Duration {
+				start := time.Now()
+				Sgemm(false, false, n, n, n, 1, a, n, bm, n, 0, c, n)
+				return time.Since(start)
+			}
+			withProcs(2, func() {
+				var idle, hot []time.Duration
+				for range b.N {
+					time.Sleep(100 * time.Millisecond)
+					product()
+					for range 6 {
+						idle = append(idle, product())
+					}
+				}
+				for range 6 * b.N {
+					hot = append(hot, product())
+				}
+				slices.Sort(idle)
+				slices.Sort(hot)
+				gf := 2 * float64(n*n*n) / 1e9
+				mi, mh := idle[len(idle)/2].Seconds(), hot[len(hot)/2].Seconds()
+				b.ReportMetric(gf/mi, "idle-GFLOP/s")
+				b.ReportMetric(gf/mh, "hot-GFLOP/s")
 			})
 		})
 	}
