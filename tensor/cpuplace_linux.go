@@ -27,22 +27,32 @@ func currentCPU() int32 {
 // caller, taking turns, for several milliseconds until the load balancer
 // moved it (two 500 µs parts took 1.2 ms instead of 0.5). Narrowing the
 // affinity for a moment migrates the thread at once.
-func leaveCPU(cpu int32) {
+func leaveCPU(cpu int32) { leaveCPUThen(cpu, nil) }
+
+// leaveCPUThen is leaveCPU that calls during, when not nil, while the
+// narrowed affinity holds, and reports whether it narrowed it. Once the
+// full mask is back the scheduler may move the thread again at any time,
+// so only inside that window is "not on cpu" a guarantee a test can check.
+func leaveCPUThen(cpu int32, during func()) bool {
 	if cpu < 0 || currentCPU() != cpu {
-		return
+		return false
 	}
 	var all cpuMask
 	n, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, unsafe.Sizeof(all), uintptr(unsafe.Pointer(&all)))
 	if e != 0 || int(cpu) >= 8*int(n) {
-		return
+		return false
 	}
 	others := all
 	others[cpu/64] &^= 1 << (cpu % 64)
 	if others == (cpuMask{}) {
-		return // nowhere else to go
+		return false // nowhere else to go
 	}
 	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(others), uintptr(unsafe.Pointer(&others))); e != 0 {
-		return
+		return false
+	}
+	if during != nil {
+		during()
 	}
 	syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(all), uintptr(unsafe.Pointer(&all)))
+	return true
 }
