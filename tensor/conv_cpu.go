@@ -30,8 +30,9 @@ var (
 	// convChunkWorkers deals a convolution's chunks out to the threads (plan).
 	convChunkWorkers = true
 	// convMaxWorkers bounds the threads chunks are dealt out to, since each
-	// holds a workspace and a weight gradient of its own (up to 15 MB for
-	// the sprites preset); beyond it the threads are shared among them.
+	// holds a workspace, and a weight gradient is summed in one partial sum
+	// more than there are threads (up to 15 MB each for the sprites
+	// preset); beyond it the threads are shared among them.
 	convMaxWorkers = 8
 	// convGradByConv computes the input gradient of a stride-1 Conv2d as a
 	// forward pass (inputGradConv) rather than through col2im.
@@ -413,26 +414,24 @@ func inputGradByConv(g, g2 ConvGeom, dx, dy, w, ws []float32) {
 }
 
 // convCall is the state of one ConvForward or ConvBackward: the plan, the
-// workers with their scratch space and, for narrow images, the source table
-// of a chunk (the same for every chunk: a shorter last chunk uses its first
-// columns).
+// workers with their scratch space, the partial sums of a weight gradient
+// and, for narrow images, the source table of a chunk (the same for every
+// chunk: a shorter last chunk uses its first columns).
 type convCall struct {
-	g       ConvGeom
-	pl      convPlan
-	q       colGeom
-	tab     *colTable
-	workers []*convWorker
-	inner   int // threads for the work of one chunk
+	g          ConvGeom
+	pl         convPlan
+	q          colGeom
+	tab        *colTable
+	workers    []*convWorker
+	inner      int         // threads for the work of one chunk
+	sums       [][]float32 // while a weight gradient is summed: dw, then partial sums of their own
+	sumsPooled []*[]float32
 }
 
-// convWorker is one thread's share of a call: its scratch space and, while
-// a weight gradient is summed, its own part of it (dw itself for the first
-// worker).
+// convWorker is one thread's scratch space.
 type convWorker struct {
-	buf      []float32
-	pooled   *[]float32
-	dw       []float32
-	dwPooled *[]float32
+	buf    []float32
+	pooled *[]float32
 }
 
 func newConvCall(g ConvGeom, ws []float32, wgrad bool) *convCall {
@@ -455,27 +454,34 @@ func newConvCall(g ConvGeom, ws []float32, wgrad bool) *convCall {
 func (c *convCall) release() {
 	for _, w := range c.workers {
 		convRelease(w.pooled)
-		convRelease(w.dwPooled)
+	}
+	for _, p := range c.sumsPooled {
+		convRelease(p)
 	}
 	c.tab.release()
 }
 
-// splitWeightGrad gives every worker but the first a cleared buffer of its
-// own for its part of dw; sumWeightGrad adds them into dw, in worker order.
+// chunkCount is the number of chunks of images of the call.
+func (c *convCall) chunkCount() int { return (c.g.N + c.pl.nb - 1) / c.pl.nb }
+
+// splitWeightGrad sets up the partial sums of a weight gradient
+// (sumSlots of them): dw itself, and cleared buffers of their own for the
+// others; sumWeightGrad adds them into dw, in a fixed order, so that for a
+// given number of threads dw comes out the same whichever thread ran
+// which chunk.
 func (c *convCall) splitWeightGrad(dw []float32) {
-	for i, w := range c.workers {
-		if i == 0 {
-			w.dw = dw
-			continue
-		}
-		w.dw, w.dwPooled = convScratch(nil, len(dw))
-		clear(w.dw)
+	c.sums = [][]float32{dw}
+	for range sumSlots(len(c.workers), c.chunkCount()) - 1 {
+		s, pooled := convScratch(nil, len(dw))
+		clear(s)
+		c.sums = append(c.sums, s)
+		c.sumsPooled = append(c.sumsPooled, pooled)
 	}
 }
 
 func (c *convCall) sumWeightGrad(dw []float32) {
-	for _, w := range c.workers[1:] {
-		asm.Axpy(1, w.dw, dw)
+	for _, s := range c.sums[1:] {
+		asm.Axpy(1, s, dw)
 	}
 }
 
@@ -483,22 +489,21 @@ func (c *convCall) sumWeightGrad(dw []float32) {
 // matrix of cols = nb*per columns.
 type chunk struct{ n0, nb, cols int }
 
-// chunks runs f on every chunk: in turn when there is one worker, else
-// dealt out to the workers, chunk i to worker i mod workers, in parallel.
-func (c *convCall) chunks(f func(ch chunk, w *convWorker)) {
-	count := (c.g.N + c.pl.nb - 1) / c.pl.nb
-	run := func(wi int) {
-		for i := wi; i < count; i += len(c.workers) {
-			n0 := i * c.pl.nb
-			nb := min(c.pl.nb, c.g.N-n0)
-			f(chunk{n0, nb, nb * c.pl.per}, c.workers[wi])
-		}
+// chunks runs f on every chunk, dealt out to the workers (dealChunks), or
+// while a weight gradient is summed (splitWeightGrad) with the partial sum
+// the chunk adds into (dealSums); dw is nil otherwise.
+func (c *convCall) chunks(f func(ch chunk, w *convWorker, dw []float32)) {
+	count := c.chunkCount()
+	at := func(i int) chunk {
+		n0 := i * c.pl.nb
+		nb := min(c.pl.nb, c.g.N-n0)
+		return chunk{n0, nb, nb * c.pl.per}
 	}
-	if len(c.workers) == 1 {
-		run(0)
+	if c.sums != nil {
+		dealSums(len(c.workers), len(c.sums), count, func(w, s, i int) { f(at(i), c.workers[w], c.sums[s]) })
 		return
 	}
-	runParts(len(c.workers), run)
+	dealChunks(len(c.workers), count, func(w, i int) { f(at(i), c.workers[w], nil) })
 }
 
 // split cuts a worker's scratch buffer into the column block and, when
@@ -582,7 +587,7 @@ func (c *convCall) forward(y, x, w, bias []float32, acc bool) {
 	g, pl := c.g, c.pl
 	inLen := g.C * g.H * g.W
 	outLen := pl.cc * pl.per
-	c.chunks(func(ch chunk, wk *convWorker) {
+	c.chunks(func(ch chunk, wk *convWorker, dwSum []float32) {
 		colBuf, side, _ := c.split(wk)
 		img := x[ch.n0*inLen:][:ch.nb*inLen]
 		yc := y[ch.n0*outLen:][:ch.nb*outLen]
@@ -632,7 +637,7 @@ func (c *convCall) backward(dx, dw, db, dy, x, w []float32) {
 	}
 	inLen := g.C * g.H * g.W
 	outLen := pl.cc * pl.per
-	c.chunks(func(ch chunk, wk *convWorker) {
+	c.chunks(func(ch chunk, wk *convWorker, dwSum []float32) {
 		colBuf, side, _ := c.split(wk)
 		dyc := dy[ch.n0*outLen:][:ch.nb*outLen]
 		// dy as a [OutC, cols] matrix.
@@ -645,7 +650,7 @@ func (c *convCall) backward(dx, dw, db, dy, x, w []float32) {
 		if dw != nil {
 			xc = x[ch.n0*inLen:][:ch.nb*inLen]
 			if convFused {
-				c.weightGrad(wk.dw, dym, xc, ch.cols)
+				c.weightGrad(dwSum, dym, xc, ch.cols)
 			}
 		}
 		for k0 := 0; k0 < pl.rows; k0 += pl.kc {
@@ -654,7 +659,7 @@ func (c *convCall) backward(dx, dw, db, dy, x, w []float32) {
 			if dw != nil && !convFused {
 				c.im2col(xc, k0, kc, ch.cols, col)
 				gemm(pl.cc, kc, ch.cols, 1, denseA{dym, ch.cols, false}, denseB{col, ch.cols, true},
-					1, wk.dw[k0:], pl.rows, c.inner)
+					1, dwSum[k0:], pl.rows, c.inner)
 			}
 			if dx != nil {
 				gemm(kc, ch.cols, pl.cc, 1, denseA{w[k0:], pl.rows, true}, denseB{dym, ch.cols, false},
@@ -674,7 +679,7 @@ func (c *convCall) transposedForward(y, x, w, bias []float32) {
 	inLen := pl.cc * pl.per
 	imgPer := g.OutH() * g.OutW()
 	outLen := g.OutC * imgPer
-	c.chunks(func(ch chunk, wk *convWorker) {
+	c.chunks(func(ch chunk, wk *convWorker, dwSum []float32) {
 		colBuf, side, _ := c.split(wk)
 		xc := x[ch.n0*inLen:][:ch.nb*inLen]
 		yc := y[ch.n0*outLen:][:ch.nb*outLen]
@@ -710,7 +715,7 @@ func (c *convCall) transposedBackward(dx, dw, db, dy, x, w []float32) {
 	if dw != nil {
 		c.splitWeightGrad(dw)
 	}
-	c.chunks(func(ch chunk, wk *convWorker) {
+	c.chunks(func(ch chunk, wk *convWorker, dwSum []float32) {
 		colBuf, side0, side1 := c.split(wk)
 		dyc := dy[ch.n0*outLen:][:ch.nb*outLen]
 		// x and dx of the chunk as [C, cols] matrices.
@@ -736,7 +741,7 @@ func (c *convCall) transposedBackward(dx, dw, db, dy, x, w []float32) {
 					beta, dxm, ch.cols, c.inner)
 			}
 			if dw != nil {
-				c.weightGrad(wk.dw, xm, dyc, ch.cols)
+				c.weightGrad(dwSum, xm, dyc, ch.cols)
 			}
 		}
 		for k0 := 0; k0 < pl.rows && !convFused; k0 += pl.kc {
@@ -750,7 +755,7 @@ func (c *convCall) transposedBackward(dx, dw, db, dy, x, w []float32) {
 			}
 			if dw != nil {
 				gemm(pl.cc, kc, ch.cols, 1, denseA{xm, ch.cols, false}, denseB{col, ch.cols, true},
-					1, wk.dw[k0:], pl.rows, c.inner)
+					1, dwSum[k0:], pl.rows, c.inner)
 			}
 		}
 		if dx != nil && ch.nb > 1 {

@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"runtime"
+	"sync"
 
 	"github.com/halo-ml/halo/asm"
 )
@@ -138,32 +139,48 @@ func (d *directWGrad) work() float64 {
 func (d *directWGrad) run(dw, dy, x []float32) {
 	g := d.g
 	chunks := (g.N + d.nb - 1) / d.nb
-	grads := make([][]float32, d.workers)
-	pooled := make([]*[]float32, d.workers)
-	runParts(d.workers, func(wi int) {
-		grads[wi], pooled[wi] = convScratch(nil, d.gradSize)
-		clear(grads[wi])
-		// The last pixel's last block of channels may read past the image
-		// when C is not a multiple of 32: into columns that are dropped.
-		in, inPooled := convScratch(nil, d.nb*d.img+asm.ConvTapsCols)
-		defer convRelease(inPooled)
-		clear(in)
-		// The rows past OutC in dy's last tile are never written: they only
-		// reach the gradient's rows past OutC, which are dropped.
-		apk, apkPooled := convScratch(nil, d.opad*d.pixels)
-		defer convRelease(apkPooled)
-		tmp, tmpPooled := convScratch(nil, max(g.C*g.H*g.W, asm.ConvTapsRows*d.ho*d.wo))
-		defer convRelease(tmpPooled)
-		off := make([]int, d.pixels)
-		for ci := wi; ci < chunks; ci += d.workers {
-			n0 := ci * d.nb
-			d.chunk(grads[wi], dy, x, n0, min(d.nb, g.N-n0), in, apk, tmp, off)
+	// Each chunk adds into one of a fixed number of partial gradients
+	// (dealSums), so that dw is the same whichever thread ran which chunk.
+	// They are set up by the first thread to use them.
+	grads := make([][]float32, sumSlots(d.workers, chunks))
+	var pooled []*[]float32
+	var mu sync.Mutex
+	get := func(n int) []float32 {
+		b, p := convScratch(nil, n)
+		mu.Lock()
+		pooled = append(pooled, p)
+		mu.Unlock()
+		return b
+	}
+	type scratch struct {
+		in, apk, tmp []float32
+		off          []int
+	}
+	workers := make([]*scratch, d.workers)
+	dealSums(d.workers, len(grads), chunks, func(wi, s, ci int) {
+		if grads[s] == nil {
+			grads[s] = get(d.gradSize)
+			clear(grads[s])
 		}
+		sc := workers[wi]
+		if sc == nil {
+			// The last pixel's last block of channels may read past the
+			// image when C is not a multiple of 32: into columns that are
+			// dropped. The rows past OutC in dy's last tile are never
+			// written: they only reach the gradient's rows past OutC, which
+			// are dropped.
+			sc = &scratch{in: get(d.nb*d.img + asm.ConvTapsCols), apk: get(d.opad * d.pixels),
+				tmp: get(max(g.C*g.H*g.W, asm.ConvTapsRows*d.ho*d.wo)), off: make([]int, d.pixels)}
+			clear(sc.in)
+			workers[wi] = sc
+		}
+		n0 := ci * d.nb
+		d.chunk(grads[s], dy, x, n0, min(d.nb, g.N-n0), sc.in, sc.apk, sc.tmp, sc.off)
 	})
-	// dw[co][ci][t] += Σ_threads grad[t][co][ci], over the threads by
-	// output channel.
+	// dw[co][ci][t] += Σ_sums grad[t][co][ci], the sums in order, over the
+	// threads by output channel.
 	kk := len(d.taps)
-	convParallel(runtime.GOMAXPROCS(0), g.OutC, g.C*kk*d.workers, func(lo, hi int) {
+	convParallel(runtime.GOMAXPROCS(0), g.OutC, g.C*kk*len(grads), func(lo, hi int) {
 		for co := lo; co < hi; co++ {
 			for ci := range g.C {
 				dst := dw[(co*g.C+ci)*kk:][:kk]

@@ -1,0 +1,94 @@
+package tensor
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// dealPause, set by tests, runs before each chunk with the goroutine's
+// index and the chunk's, to vary which goroutine takes which chunk.
+var dealPause func(w, i int)
+
+// dealChunks runs f(w, i) for every chunk i in [0, count) on up to
+// workers goroutines, w being the goroutine's index (for its scratch
+// space). A goroutine takes the next chunk nobody has taken when it is
+// done with its last, so a CPU that the host runs slower for a while, or a
+// worker that starts late, does fewer chunks rather than hold up the call:
+// dealt in a fixed pattern, two threads' shares of a layer's chunks took
+// up to 1.25x one another's time. It suits work whose result does not
+// depend on which goroutine ran a chunk.
+func dealChunks(workers, count int, f func(w, i int)) {
+	workers = max(1, min(workers, count))
+	var next atomic.Int64
+	runParts(workers, func(w int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= count {
+				return
+			}
+			if dealPause != nil {
+				dealPause(w, i)
+			}
+			f(w, i)
+		}
+	})
+}
+
+// sumSlots is how many sums dealSums should keep for a call of workers
+// goroutines and count chunks: one more than the goroutines, so that one
+// that finishes a chunk finds a sum nobody holds, or one for a single
+// goroutine.
+func sumSlots(workers, count int) int {
+	workers = max(1, min(workers, count))
+	if workers == 1 {
+		return 1
+	}
+	return min(workers+1, count)
+}
+
+// dealSums is dealChunks for chunks that each add into one of sums
+// partial sums: chunk i adds into sum i%sums, and the chunks of a sum run
+// one at a time in increasing order. Each sum then comes out the same,
+// bit for bit, whichever goroutine ran which chunk and however fast, and so
+// does any reduction of the sums in a fixed order. A goroutine done with
+// a chunk takes the next chunk of the sum nobody holds that has the most
+// left, so that the sums drain together; it stops when every sum with
+// chunks left is held by another, which then finishes it.
+func dealSums(workers, sums, count int, f func(w, s, i int)) {
+	workers = max(1, min(workers, count))
+	sums = max(1, min(sums, count))
+	var mu sync.Mutex
+	next := make([]int, sums) // the next chunk of sum s is s + next[s]*sums
+	held := make([]bool, sums)
+	// take releases sum prev (after its chunk ran), and claims the sum
+	// nobody holds with the most chunks left: it returns the sum and its
+	// next chunk, or -1.
+	take := func(prev int) (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if prev >= 0 {
+			held[prev] = false
+			next[prev]++
+		}
+		best, left := -1, 0
+		for s := range sums {
+			if l := (count-s+sums-1)/sums - next[s]; !held[s] && l > left {
+				best, left = s, l
+			}
+		}
+
+		if best < 0 {
+			return -1, 0
+		}
+		held[best] = true
+		return best, best + next[best]*sums
+	}
+	runParts(workers, func(w int) {
+		for s, i := take(-1); s >= 0; s, i = take(s) {
+			if dealPause != nil {
+				dealPause(w, i)
+			}
+			f(w, s, i)
+		}
+	})
+}

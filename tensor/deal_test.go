@@ -1,0 +1,104 @@
+package tensor
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestDealChunksRunsEachChunkOnce(t *testing.T) {
+	for workers := 1; workers <= 4; workers++ {
+		for count := 0; count <= 20; count++ {
+			runs := make([]atomic.Int32, count)
+			var bad atomic.Bool
+			dealChunks(workers, count, func(w, i int) {
+				if w < 0 || w >= workers {
+					bad.Store(true)
+				}
+				runs[i].Add(1)
+			})
+			if bad.Load() {
+				t.Fatalf("workers %d, count %d: a worker index out of range", workers, count)
+			}
+			for i := range runs {
+				if n := runs[i].Load(); n != 1 {
+					t.Fatalf("workers %d, count %d: chunk %d ran %d times", workers, count, i, n)
+				}
+			}
+		}
+	}
+}
+
+// TestDealSumsIsDeterministic checks that every chunk runs once, that a
+// sum's chunks run one at a time in increasing order, and that float sums
+// built that way match a sequential run bit for bit, while one goroutine
+// is made slow so that the dealing differs from run to run.
+func TestDealSumsIsDeterministic(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	vals := make([]float32, 64)
+	for i := range vals {
+		vals[i] = float32(r.NormFloat64()) * float32(int(1)<<r.IntN(20))
+	}
+	for workers := 1; workers <= 3; workers++ {
+		for count := 0; count <= 25; count++ {
+			sums := sumSlots(workers, count)
+			want := make([]float32, max(sums, 1))
+			for i := range count {
+				want[i%len(want)] += vals[i%len(vals)]
+			}
+			for rep := range 3 {
+				got := make([]float32, len(want))
+				last := make([]int, len(want))
+				for s := range last {
+					last[s] = -1
+				}
+				busy := make([]atomic.Bool, len(want))
+				var mu sync.Mutex
+				runs := make([]int, count)
+				var bad atomic.Value
+				dealSums(workers, sums, count, func(w, s, i int) {
+					if !busy[s].CompareAndSwap(false, true) {
+						bad.Store("two goroutines in one sum")
+					}
+					if w == rep%workers && count > 2 {
+						time.Sleep(200 * time.Microsecond)
+					}
+					if i%len(want) != s || i <= last[s] {
+						bad.Store("chunk out of its sum or out of order")
+					}
+					last[s] = i
+					got[s] += vals[i%len(vals)]
+					mu.Lock()
+					runs[i]++
+					mu.Unlock()
+					busy[s].Store(false)
+				})
+				if v := bad.Load(); v != nil {
+					t.Fatalf("workers %d, count %d: %s", workers, count, v)
+				}
+				for i, n := range runs {
+					if n != 1 {
+						t.Fatalf("workers %d, count %d: chunk %d ran %d times", workers, count, i, n)
+					}
+				}
+				for s := range got {
+					if got[s] != want[s] {
+						t.Fatalf("workers %d, count %d: sum %d is %v, sequentially %v", workers, count, s, got[s], want[s])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSumSlots(t *testing.T) {
+	for _, c := range []struct{ workers, count, want int }{
+		{1, 10, 1}, {2, 10, 3}, {2, 2, 2}, {2, 1, 1}, {4, 10, 5}, {3, 0, 1},
+	} {
+		if got := sumSlots(c.workers, c.count); got != c.want {
+			t.Errorf("sumSlots(%d, %d) = %d, want %d", c.workers, c.count, got, c.want)
+		}
+	}
+}
