@@ -43,9 +43,10 @@ var (
 	// enc.conv4's forward pass (0.92) 1.02-1.25.
 	convDirectWideMaxC = 256
 	convDirectWideWork = 0.9
-	// convDirectChunkBytes bounds the padded channels-last input of one
-	// chunk of images, so that it stays in the L2 cache next to one block of
-	// 32 output channels' packed weights while every pixel tile reads it.
+	// Twice convDirectChunkBytes bounds the padded channels-last input of
+	// a chunk of at least convDirectMinPixels output pixels, so that it
+	// stays in the L2 cache next to one block of 32 output channels' packed
+	// weights while every pixel tile reads it.
 	convDirectChunkBytes = 512 << 10
 	// convDirectMinPixels is the fewest output pixels a chunk should have,
 	// if twice convDirectChunkBytes allows it.
@@ -279,6 +280,36 @@ func gradAxis(n, out, k, s, pad, dil, padT int, exact bool) directAxis {
 	return ax
 }
 
+// fit pads an axis of n real coordinates just enough for the reads of its
+// groups' taps: it moves every base past the padding before the first
+// coordinate read, and returns that padding and the padded length. Padded
+// by the kernel's reach instead, sprites enc.conv5's dy was 14x14 where its
+// exact groups read only the 8x8 real pixels; the 2 MB bound then held
+// chunks of 9 images rather than the 12 that fill its corner classes'
+// tiles (work 0.763 against 0.723; 0.94-0.95 of the time on one thread,
+// alternated in one process).
+func (ax *directAxis) fit(n int) (pad, length int) {
+	lo, hi := 0, n
+	for _, g := range ax.groups {
+		if g.lo >= g.hi {
+			continue
+		}
+		offs := ax.offs[g.res][g.lo:g.hi]
+		for _, b := range g.bases {
+			for _, o := range offs {
+				lo, hi = min(lo, b+o), max(hi, b+o+1)
+			}
+		}
+	}
+	pad = -lo
+	for i := range ax.groups {
+		for j := range ax.groups[i].bases {
+			ax.groups[i].bases[j] += pad
+		}
+	}
+	return pad, hi + pad
+}
+
 // plan builds the classes of pixels from the two axes (rows and columns of
 // the output image, of width ow) and returns the order of the taps in the
 // packed weights: residue by residue, rows of taps by columns.
@@ -364,11 +395,11 @@ func newDirectInputGradGroups(g ConvGeom, exact bool) *directConv {
 	ho, wo := g.OutH(), g.OutW()
 	sh, sw := g.StrideH, g.StrideW
 	d := &directConv{n: g.N, inC: g.OutC, cs: convPixelStride(g.OutC), inH: ho, inW: wo, outC: g.C, per: g.H * g.W, gemmPixels: ho * wo}
-	d.padT, d.padL = (g.KH-1)*g.DilH/sh, (g.KW-1)*g.DilW/sw
-	d.hp = d.padT + max(ho, (g.H-1+g.PadH)/sh+1)
-	d.wp = d.padL + max(wo, (g.W-1+g.PadW)/sw+1)
-	order := d.plan(gradAxis(g.H, ho, g.KH, sh, g.PadH, g.DilH, d.padT, exact),
-		gradAxis(g.W, wo, g.KW, sw, g.PadW, g.DilW, d.padL, exact), g.KW, g.W)
+	rows := gradAxis(g.H, ho, g.KH, sh, g.PadH, g.DilH, 0, exact)
+	cols := gradAxis(g.W, wo, g.KW, sw, g.PadW, g.DilW, 0, exact)
+	d.padT, d.hp = rows.fit(ho)
+	d.padL, d.wp = cols.fit(wo)
+	order := d.plan(rows, cols, g.KW, g.W)
 	kk := g.KH * g.KW
 	d.order, d.sj, d.sk = order, kk, g.C*kk // w[co][ci][t]: ci the output channel
 	d.setup()
@@ -381,7 +412,10 @@ func (d *directConv) setup() {
 	img := d.hp * d.wp * d.cs
 	// At least convDirectMinPixels pixels per chunk where the bound allows, so
 	// that a short last tile wastes little and each tap's weights serve many.
-	d.nb = max(1, convDirectChunkBytes/(4*img), min(convDirectMinPixels/d.per, 2*convDirectChunkBytes/(4*img)))
+	// No more for the bytes alone: with dy unpadded (fit), a floor of
+	// convDirectChunkBytes started mnist enc.conv3's input gradient at 56
+	// images (work 0.653), where 12 compute 0.640.
+	d.nb = max(1, min(convDirectMinPixels/d.per, 2*convDirectChunkBytes/(4*img)))
 	d.nb = min(d.nb, d.n)
 	// Larger chunks, up to convDirectMaxChunkBytes, where their classes'
 	// tiles waste less: a small class (a corner, one pixel an image) fills

@@ -163,3 +163,47 @@ func TestDirectConvGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectInputGradPadding checks the padding of an input gradient's
+// copy of dy (directAxis.fit): every read of every group's taps lands
+// inside the padded axis, the real coordinates too, and an end is padded
+// only where some read needs it. Exact groups on a stride-1 layer read no
+// padding at all, so sprites enc.conv5's dy needs none and its chunks hold
+// the 12 images that fill the corner classes' tiles.
+func TestDirectInputGradPadding(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for range 300 {
+		k, s, dil := 1+r.IntN(6), 1+r.IntN(3), 1+r.IntN(2)
+		n, pad := 1+r.IntN(12), r.IntN(k*dil)
+		out := (n+2*pad-dil*(k-1)-1)/s + 1
+		if out < 1 {
+			continue
+		}
+		exact := r.IntN(2) == 0
+		ax := gradAxis(n, out, k, s, pad, dil, 0, exact)
+		p, length := ax.fit(out)
+		lo, hi := p, p+out // where the reads reach
+		for _, g := range ax.groups {
+			if g.lo >= g.hi {
+				continue
+			}
+			for _, b := range g.bases {
+				for _, o := range ax.offs[g.res][g.lo:g.hi] {
+					lo, hi = min(lo, b+o), max(hi, b+o+1)
+				}
+			}
+		}
+		if lo != 0 || hi != length {
+			t.Fatalf("k %d s %d dil %d n %d pad %d exact %v: reads and real coordinates span [%d, %d) of a padded length %d (padding %d)",
+				k, s, dil, n, pad, exact, lo, hi, length, p)
+		}
+	}
+	g := Conv2dGeom([]int{192, 256, 8, 8}, []int{256, 256, 5, 5}, ConvParams{Padding: [2]int{2, 2}})
+	d := newDirectInputGradGroups(g, true)
+	if d.hp != 8 || d.wp != 8 || d.padT != 0 || d.padL != 0 {
+		t.Errorf("sprites enc.conv5's input gradient: dy padded to %dx%d at (%d, %d), want 8x8 at (0, 0)", d.hp, d.wp, d.padT, d.padL)
+	}
+	if d := newDirectInputGrad(g); d.nb != 12 || math.Abs(d.work()-0.7225) > 1e-9 {
+		t.Errorf("sprites enc.conv5's input gradient: chunks of %d images, work %v; want 12 and 0.7225", d.nb, d.work())
+	}
+}
