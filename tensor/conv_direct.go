@@ -384,9 +384,8 @@ func newDirectConvGroups(g ConvGeom, exact bool) *directConv {
 }
 
 // newDirectInputGrad plans the input gradient of g: a direct convolution
-// that reads dy and writes dx (gradAxis). The padding
-// of dy above and to the left covers the farthest a tap reaches back, below
-// and to the right the rows and columns past dy's that a base can be.
+// that reads dy and writes dx (gradAxis), dy padded as far as its taps
+// read (directAxis.fit).
 func newDirectInputGrad(g ConvGeom) *directConv {
 	return fewerProducts(newDirectInputGradGroups(g, false), newDirectInputGradGroups(g, true))
 }
