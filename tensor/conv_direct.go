@@ -40,7 +40,8 @@ var (
 	// enc.conv5 (work 0.72 forward, 0.76 input gradient) took 0.71-0.74
 	// and 0.62-0.82 of its time; enc.conv4's input gradient (0.86) 0.69;
 	// enc.conv3's (0.94, every product computed then) about 1.02, and
-	// enc.conv4's forward pass (0.92) 1.02-1.25.
+	// enc.conv4's forward pass (0.92) 1.02-1.25 (0.886 since its input is
+	// padded only as far as its taps read: direct, see directAxis.fit).
 	convDirectWideMaxC = 256
 	convDirectWideWork = 0.9
 	// Twice convDirectChunkBytes bounds the padded channels-last input of
@@ -280,16 +281,21 @@ func gradAxis(n, out, k, s, pad, dil, padT int, exact bool) directAxis {
 	return ax
 }
 
-// fit pads an axis of n real coordinates just enough for the reads of its
-// groups' taps: it moves every base past the padding before the first
-// coordinate read, and returns that padding and the padded length. Padded
+// fit pads an axis whose n real coordinates start at first (in the
+// coordinates of its bases) just enough for the reads of its groups' taps:
+// it moves every base so that the first coordinate read is 0, and returns
+// where the real coordinates then start and the padded length. Padded
 // by the kernel's reach instead, sprites enc.conv5's dy was 14x14 where its
 // exact groups read only the 8x8 real pixels; the 2 MB bound then held
 // chunks of 9 images rather than the 12 that fill its corner classes'
 // tiles (work 0.763 against 0.723; 0.94-0.95 of the time on one thread,
-// alternated in one process).
-func (ax *directAxis) fit(n int) (pad, length int) {
-	lo, hi := 0, n
+// alternated in one process). The forward passes' exact groups read no
+// padding either on the HALO layers: sprites enc.conv4's images, 16x16
+// rather than 19x19, fit 6 to a chunk, its work fell from 0.92 to 0.886,
+// and it runs direct (im2col and GEMM for the forward pass took 1.035 and
+// 1.066 of the time of forward and backward, an A/A pair 0.96 and 0.98).
+func (ax *directAxis) fit(first, n int) (pad, length int) {
+	lo, hi := first, first+n
 	for _, g := range ax.groups {
 		if g.lo >= g.hi {
 			continue
@@ -301,13 +307,12 @@ func (ax *directAxis) fit(n int) (pad, length int) {
 			}
 		}
 	}
-	pad = -lo
 	for i := range ax.groups {
 		for j := range ax.groups[i].bases {
-			ax.groups[i].bases[j] += pad
+			ax.groups[i].bases[j] -= lo
 		}
 	}
-	return pad, hi + pad
+	return first - lo, hi - lo
 }
 
 // plan builds the classes of pixels from the two axes (rows and columns of
@@ -371,12 +376,13 @@ func fewerProducts(a, b *directConv) *directConv {
 
 func newDirectConvGroups(g ConvGeom, exact bool) *directConv {
 	ho, wo := g.OutH(), g.OutW()
-	d := &directConv{n: g.N, inC: g.C, cs: convPixelStride(g.C), inH: g.H, inW: g.W, padT: g.PadH, padL: g.PadW, outC: g.OutC, per: ho * wo, gemmPixels: ho * wo}
-	// The padded input covers every row and column a tap reaches.
-	d.hp = max(g.H+g.PadH, (ho-1)*g.StrideH+(g.KH-1)*g.DilH+1)
-	d.wp = max(g.W+g.PadW, (wo-1)*g.StrideW+(g.KW-1)*g.DilW+1)
-	order := d.plan(forwardAxis(ho, g.H, g.KH, g.StrideH, g.PadH, g.DilH, exact),
-		forwardAxis(wo, g.W, g.KW, g.StrideW, g.PadW, g.DilW, exact), g.KW, wo)
+	d := &directConv{n: g.N, inC: g.C, cs: convPixelStride(g.C), inH: g.H, inW: g.W, outC: g.OutC, per: ho * wo, gemmPixels: ho * wo}
+	// The padded input covers every row and column a tap reads.
+	rows := forwardAxis(ho, g.H, g.KH, g.StrideH, g.PadH, g.DilH, exact)
+	cols := forwardAxis(wo, g.W, g.KW, g.StrideW, g.PadW, g.DilW, exact)
+	d.padT, d.hp = rows.fit(g.PadH, g.H)
+	d.padL, d.wp = cols.fit(g.PadW, g.W)
+	order := d.plan(rows, cols, g.KW, wo)
 	kk := g.KH * g.KW
 	d.order, d.sj, d.sk = order, g.C*kk, kk // w[co][ci][t]: co the output channel
 	d.setup()
@@ -396,8 +402,8 @@ func newDirectInputGradGroups(g ConvGeom, exact bool) *directConv {
 	d := &directConv{n: g.N, inC: g.OutC, cs: convPixelStride(g.OutC), inH: ho, inW: wo, outC: g.C, per: g.H * g.W, gemmPixels: ho * wo}
 	rows := gradAxis(g.H, ho, g.KH, sh, g.PadH, g.DilH, 0, exact)
 	cols := gradAxis(g.W, wo, g.KW, sw, g.PadW, g.DilW, 0, exact)
-	d.padT, d.hp = rows.fit(ho)
-	d.padL, d.wp = cols.fit(wo)
+	d.padT, d.hp = rows.fit(0, ho)
+	d.padL, d.wp = cols.fit(0, wo)
 	order := d.plan(rows, cols, g.KW, g.W)
 	kk := g.KH * g.KW
 	d.order, d.sj, d.sk = order, kk, g.C*kk // w[co][ci][t]: ci the output channel

@@ -164,25 +164,32 @@ func TestDirectConvGroups(t *testing.T) {
 	}
 }
 
-// TestDirectInputGradPadding checks the padding of an input gradient's
-// copy of dy (directAxis.fit): every read of every group's taps lands
-// inside the padded axis, the real coordinates too, and an end is padded
-// only where some read needs it. Exact groups on a stride-1 layer read no
-// padding at all, so sprites enc.conv5's dy needs none and its chunks hold
-// the 12 images that fill the corner classes' tiles.
-func TestDirectInputGradPadding(t *testing.T) {
+// TestDirectConvPadding checks the padding of the copies the direct
+// convolutions read (directAxis.fit), of x for a forward pass and of dy for
+// an input gradient: every read of every group's taps lands inside the
+// padded axis, the real coordinates too, and an end is padded only where
+// some read needs it. Exact groups on the HALO layers read no padding at
+// all: sprites enc.conv5's dy needs none, so its chunks hold the 12 images
+// that fill the corner classes' tiles, and sprites enc.conv4's images fit
+// 6 to a chunk, which brings its forward pass under the wide layers' bound.
+func TestDirectConvPadding(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
-	for range 300 {
+	for range 600 {
 		k, s, dil := 1+r.IntN(6), 1+r.IntN(3), 1+r.IntN(2)
 		n, pad := 1+r.IntN(12), r.IntN(k*dil)
 		out := (n+2*pad-dil*(k-1)-1)/s + 1
 		if out < 1 {
 			continue
 		}
-		exact := r.IntN(2) == 0
-		ax := gradAxis(n, out, k, s, pad, dil, 0, exact)
-		p, length := ax.fit(out)
-		lo, hi := p, p+out // where the reads reach
+		exact, grad := r.IntN(2) == 0, r.IntN(2) == 0
+		// The real coordinates: dy's for an input gradient, x's (pad
+		// into the conventionally padded input) for a forward pass.
+		ax, first, nreal := gradAxis(n, out, k, s, pad, dil, 0, exact), 0, out
+		if !grad {
+			ax, first, nreal = forwardAxis(out, n, k, s, pad, dil, exact), pad, n
+		}
+		p, length := ax.fit(first, nreal)
+		lo, hi := p, p+nreal // where the reads and the real coordinates reach
 		for _, g := range ax.groups {
 			if g.lo >= g.hi {
 				continue
@@ -194,16 +201,21 @@ func TestDirectInputGradPadding(t *testing.T) {
 			}
 		}
 		if lo != 0 || hi != length {
-			t.Fatalf("k %d s %d dil %d n %d pad %d exact %v: reads and real coordinates span [%d, %d) of a padded length %d (padding %d)",
-				k, s, dil, n, pad, exact, lo, hi, length, p)
+			t.Fatalf("input gradient %v, k %d s %d dil %d n %d pad %d exact %v: reads and real coordinates span [%d, %d) of a padded length %d (real from %d)",
+				grad, k, s, dil, n, pad, exact, lo, hi, length, p)
 		}
 	}
-	g := Conv2dGeom([]int{192, 256, 8, 8}, []int{256, 256, 5, 5}, ConvParams{Padding: [2]int{2, 2}})
-	d := newDirectInputGradGroups(g, true)
+	g5 := Conv2dGeom([]int{192, 256, 8, 8}, []int{256, 256, 5, 5}, ConvParams{Padding: [2]int{2, 2}})
+	d := newDirectInputGradGroups(g5, true)
 	if d.hp != 8 || d.wp != 8 || d.padT != 0 || d.padL != 0 {
 		t.Errorf("sprites enc.conv5's input gradient: dy padded to %dx%d at (%d, %d), want 8x8 at (0, 0)", d.hp, d.wp, d.padT, d.padL)
 	}
-	if d := newDirectInputGrad(g); d.nb != 12 || math.Abs(d.work()-0.7225) > 1e-9 {
+	if d := newDirectInputGrad(g5); d.nb != 12 || math.Abs(d.work()-0.7225) > 1e-9 {
 		t.Errorf("sprites enc.conv5's input gradient: chunks of %d images, work %v; want 12 and 0.7225", d.nb, d.work())
+	}
+	g4 := Conv2dGeom([]int{192, 256, 16, 16}, []int{256, 256, 5, 5}, ConvParams{Stride: [2]int{2, 2}, Padding: [2]int{2, 2}})
+	if d := newDirectConv(g4); d.hp != 16 || d.nb != 6 || d.work() > convDirectWideWork {
+		t.Errorf("sprites enc.conv4's forward pass: %d rows padded, chunks of %d images, work %v; want 16, 6 and at most %v",
+			d.hp, d.nb, d.work(), convDirectWideWork)
 	}
 }
