@@ -25,8 +25,13 @@ var (
 	// convWGradWideWork is the most work (of im2col's products) for which
 	// a layer wider than convDirectMaxC takes the direct weight gradient.
 	convWGradWideWork = 0.8
-	// convWGradChunkBytes bounds the padded channels-last input of one chunk
-	// of images.
+	// convWGradChunkBytes bounds the channels-last input of one chunk of
+	// images. Unpadded, it holds more images than it did padded (sprites
+	// enc.conv5 15 rather than 6, rotating-MNIST enc.conv2 9 rather than 6,
+	// enc.conv3 37 rather than 14): on one thread, chunk by chunk, 0.91-0.93,
+	// 0.95-0.98 and 0.96-0.99 of the time per image (medians, two runs);
+	// forward and backward on two threads, with the old counts forced, read
+	// 0.98-1.00, 1.03 and 1.02 (an A/A pair 0.98-1.03).
 	convWGradChunkBytes = 1 << 20
 	// convWGradPixels is the pixels one kernel call sums: one tap's block of
 	// 32 input channels for that many pixels (16 KB at 128) stays in the L1
@@ -57,50 +62,51 @@ func (g ConvGeom) planDirectWGrad() *directWGrad {
 // directWGrad is the weight gradient of a Conv2d computed by
 // asm.WeightGradTiles: for tap t, dw[:, :, t] = Σ_pixels dy[:, p] ·
 // x_t[p, :], with x_t the input seen from the tap. The input is copied, a
-// chunk of images at a time, into a zero-padded channels-last buffer (as
-// directConv does), so that a pixel's input channels under a tap are one
-// contiguous run, read in place at the pixel's offset plus the tap's; dy is
+// chunk of images at a time, into a channels-last buffer (as directConv
+// does, but with no padding at all, since no tap reads any), so that a
+// pixel's input channels under a tap are one contiguous run, read in place
+// at the pixel's offset plus the tap's (which is negative for the taps
+// above and left of the centre: lead floats before the images keep every
+// slice start in the buffer); dy is
 // packed 12 output channels at a time, pixel by pixel. The pixels of a
 // chunk go output pixel by output pixel, every image's in turn, so that
 // for a tap the pixels of one output row whose input under it is real
 // (not padding) are one range, and so are those of all its rows where the
 // tap reads real input in every column: a tap sums only those, skipping
 // the products that would multiply padding. Nothing like a column matrix
-// is built. Each thread sums its chunks into a gradient of
-// its own, laid out tap by output by input channel, and these are added
-// into dw at the end in a fixed order.
+// is built. The chunks add into partial gradients (dealSums), laid out
+// tap by output by input channel, and these are added into dw at the end
+// in a fixed order.
 type directWGrad struct {
 	g        ConvGeom
-	hp, wp   int
-	cs       int // floats from one pixel to the next in the padded copy
+	cs       int // floats from one pixel to the next in the copy
+	lead     int // floats before the first image of the copy
 	ho, wo   int
-	cpad     int // C rounded up to a whole number of 32-channel blocks
-	opad     int // OutC rounded up to a whole number of 12-channel tiles
-	taps     []int
+	cpad     int      // C rounded up to a whole number of 32-channel blocks
+	opad     int      // OutC rounded up to a whole number of 12-channel tiles
+	taps     []int    // per kernel tap, where it reads from a pixel's offset
 	rows     [][2]int // per kernel row, the output rows [lo, hi) it reaches real input from
 	cols     [][2]int // per kernel column, the output columns likewise
 	nb       int      // images per chunk
 	workers  int
-	img      int // floats of one padded image
+	img      int // floats of one image of the copy
 	pixels   int // pixels of a whole chunk
 	gradSize int // floats of one thread's gradient: [KH*KW][opad][cpad]
 }
 
 func newDirectWGrad(g ConvGeom) *directWGrad {
 	d := &directWGrad{g: g, ho: g.OutH(), wo: g.OutW()}
-	d.hp = max(g.H+g.PadH, (d.ho-1)*g.StrideH+(g.KH-1)*g.DilH+1)
-	d.wp = max(g.W+g.PadW, (d.wo-1)*g.StrideW+(g.KW-1)*g.DilW+1)
 	d.cpad = roundUp(g.C, asm.ConvTapsCols)
 	d.opad = roundUp(g.OutC, asm.ConvTapsRows)
 	d.cs = convPixelStride(g.C)
-	d.img = d.hp * d.wp * d.cs
+	d.img = g.H * g.W * d.cs
 	d.nb = min(g.N, max(1, convWGradChunkBytes/(4*d.img)))
 	chunks := (g.N + d.nb - 1) / d.nb
 	d.workers = max(1, min(runtime.GOMAXPROCS(0), chunks))
 	d.pixels = d.nb * d.ho * d.wo
 	for kh := range g.KH {
 		for kw := range g.KW {
-			d.taps = append(d.taps, (kh*g.DilH*d.wp+kw*g.DilW)*d.cs)
+			d.taps = append(d.taps, ((kh*g.DilH-g.PadH)*g.W+kw*g.DilW-g.PadW)*d.cs)
 		}
 		d.rows = append(d.rows, realRange(d.ho, g.StrideH, kh*g.DilH, g.PadH, g.H))
 	}
@@ -108,6 +114,7 @@ func newDirectWGrad(g ConvGeom) *directWGrad {
 		d.cols = append(d.cols, realRange(d.wo, g.StrideW, kw*g.DilW, g.PadW, g.W))
 	}
 	d.gradSize = len(d.taps) * d.opad * d.cpad
+	d.lead = max(0, -d.taps[0])
 	return d
 }
 
@@ -169,7 +176,7 @@ func (d *directWGrad) run(dw, dy, x []float32) {
 			// dropped. The rows past OutC in dy's last tile are never
 			// written: they only reach the gradient's rows past OutC, which
 			// are dropped.
-			sc = &scratch{in: get(d.nb*d.img + asm.ConvTapsCols), apk: get(d.opad * d.pixels),
+			sc = &scratch{in: get(d.lead + d.nb*d.img + asm.ConvTapsCols), apk: get(d.opad * d.pixels),
 				tmp: get(max(g.C*g.H*g.W, asm.ConvTapsRows*d.ho*d.wo)), off: make([]int, d.pixels)}
 			clear(sc.in)
 			workers[wi] = sc
@@ -200,7 +207,7 @@ func (d *directWGrad) run(dw, dy, x []float32) {
 func (d *directWGrad) chunk(grad, dy, x []float32, n0, nb int, in, apk, tmp []float32, off []int) {
 	g := d.g
 	per := d.ho * d.wo
-	toPaddedNHWC(in, x, n0, nb, g.C, d.cs, g.H, g.W, d.hp, d.wp, g.PadH, g.PadW, tmp)
+	toPaddedNHWC(in[d.lead:], x, n0, nb, g.C, d.cs, g.H, g.W, g.H, g.W, 0, 0, tmp)
 	// dy packed by tiles of 12 output channels, pixel by pixel: tile i of
 	// pixel p at apk[i*astride+12*p:], output pixel q of image n being p =
 	// q*nb+n.
@@ -219,7 +226,7 @@ func (d *directWGrad) chunk(grad, dy, x []float32, n0, nb int, in, apk, tmp []fl
 	for q := range per {
 		oh, ow := q/d.wo, q%d.wo
 		for n := range nb {
-			off[q*nb+n] = n*d.img + (oh*g.StrideH*d.wp+ow*g.StrideW)*d.cs
+			off[q*nb+n] = n*d.img + (oh*g.StrideH*g.W+ow*g.StrideW)*d.cs
 		}
 	}
 	tiles := d.opad / nr
@@ -227,7 +234,7 @@ func (d *directWGrad) chunk(grad, dy, x []float32, n0, nb int, in, apk, tmp []fl
 		for cb := 0; cb < d.cpad; cb += nc {
 			for p := p0; p < p1; p += convWGradPixels {
 				k := min(convWGradPixels, p1-p)
-				asm.WeightGradTiles(tiles, k, apk[nr*p:], astride, in[tap+cb:], off[p:p+k],
+				asm.WeightGradTiles(tiles, k, apk[nr*p:], astride, in[d.lead+tap+cb:], off[p:p+k],
 					grad[t*d.opad*d.cpad+cb:], d.cpad)
 			}
 		}
