@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"iter"
 	"runtime"
 	"sync"
 
@@ -500,10 +501,18 @@ func (c *convCall) chunks(f func(ch chunk, w *convWorker, dw []float32)) {
 		return chunk{n0, nb, nb * c.pl.per}
 	}
 	if c.sums != nil {
-		dealSums(len(c.workers), len(c.sums), count, func(w, s, i int) { f(at(i), c.workers[w], c.sums[s]) })
+		dealSums(len(c.workers), len(c.sums), count, func(w int, chunks iter.Seq2[int, int]) {
+			for s, i := range chunks {
+				f(at(i), c.workers[w], c.sums[s])
+			}
+		})
 		return
 	}
-	dealChunks(len(c.workers), count, func(w, i int) { f(at(i), c.workers[w], nil) })
+	dealChunks(len(c.workers), count, func(w int, chunks iter.Seq[int]) {
+		for i := range chunks {
+			f(at(i), c.workers[w], nil)
+		}
+	})
 }
 
 // split cuts a worker's scratch buffer into the column block and, when

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"iter"
 	"runtime"
 
 	"github.com/halo-ml/halo/asm"
@@ -498,43 +499,26 @@ func (d *directConv) release() { convRelease(d.wpkPooled) }
 // run sets y to the convolution of x plus bias, or adds it to y when acc
 // (bias nil), dealing chunks of images out to the threads.
 func (d *directConv) run(y, x, bias []float32, acc bool) {
-	type scratch struct {
-		in, out, tmp, nat []float32
-		pooled            []*[]float32
-		pix               [][asm.ConvTapsRows]int
-	}
 	chunks := (d.n + d.nb - 1) / d.nb
-	workers := make([]*scratch, d.workers)
-	defer func() {
-		for _, s := range workers {
-			if s != nil {
-				for _, p := range s.pooled {
-					convRelease(p)
-				}
-			}
+	dealChunks(d.workers, chunks, func(_ int, mine iter.Seq[int]) {
+		in, inPooled := convScratch(nil, d.chunkIn)
+		defer convRelease(inPooled)
+		clear(in) // the padding stays zero: every chunk writes the same interior
+		out, outPooled := convScratch(nil, d.rows*d.cpad)
+		defer convRelease(outPooled)
+		tmp, tmpPooled := convScratch(nil, max(d.inC*d.inH*d.inW, d.outC*d.per))
+		defer convRelease(tmpPooled)
+		var nat []float32
+		if !d.natural {
+			var natPooled *[]float32
+			nat, natPooled = convScratch(nil, d.per*d.cpad)
+			defer convRelease(natPooled)
 		}
-	}()
-	dealChunks(d.workers, chunks, func(wi, ci int) {
-		s := workers[wi]
-		if s == nil {
-			s = &scratch{}
-			get := func(n int) []float32 {
-				b, p := convScratch(nil, n)
-				s.pooled = append(s.pooled, p)
-				return b
-			}
-			s.in = get(d.chunkIn)
-			clear(s.in) // the padding stays zero: every chunk writes the same interior
-			s.out = get(d.rows * d.cpad)
-			s.tmp = get(max(d.inC*d.inH*d.inW, d.outC*d.per))
-			if !d.natural {
-				s.nat = get(d.per * d.cpad)
-			}
-			s.pix = make([][asm.ConvTapsRows]int, d.rows/asm.ConvTapsRows)
-			workers[wi] = s
+		pix := make([][asm.ConvTapsRows]int, d.rows/asm.ConvTapsRows)
+		for ci := range mine {
+			n0 := ci * d.nb
+			d.chunkRun(y, x, bias, acc, n0, min(d.nb, d.n-n0), in, out, tmp, nat, pix)
 		}
-		n0 := ci * d.nb
-		d.chunkRun(y, x, bias, acc, n0, min(d.nb, d.n-n0), s.in, s.out, s.tmp, s.nat, s.pix)
 	})
 }
 

@@ -1,8 +1,8 @@
 package tensor
 
 import (
+	"iter"
 	"runtime"
-	"sync"
 
 	"github.com/halo-ml/halo/asm"
 )
@@ -148,41 +148,31 @@ func (d *directWGrad) run(dw, dy, x []float32) {
 	chunks := (g.N + d.nb - 1) / d.nb
 	// Each chunk adds into one of a fixed number of partial gradients
 	// (dealSums), so that dw is the same whichever thread ran which chunk.
-	// They are set up by the first thread to use them.
+	// A sum is set up by the first thread to take one of its chunks; only
+	// the thread holding a sum touches its slots.
 	grads := make([][]float32, sumSlots(d.workers, chunks))
-	var pooled []*[]float32
-	var mu sync.Mutex
-	get := func(n int) []float32 {
-		b, p := convScratch(nil, n)
-		mu.Lock()
-		pooled = append(pooled, p)
-		mu.Unlock()
-		return b
-	}
-	type scratch struct {
-		in, apk, tmp []float32
-		off          []int
-	}
-	workers := make([]*scratch, d.workers)
-	dealSums(d.workers, len(grads), chunks, func(wi, s, ci int) {
-		if grads[s] == nil {
-			grads[s] = get(d.gradSize)
-			clear(grads[s])
+	gradsPooled := make([]*[]float32, len(grads))
+	dealSums(d.workers, len(grads), chunks, func(_ int, mine iter.Seq2[int, int]) {
+		// The last pixel's last block of channels may read past the image
+		// when C is not a multiple of 32: into columns that are dropped.
+		in, inPooled := convScratch(nil, d.lead+d.nb*d.img+asm.ConvTapsCols)
+		defer convRelease(inPooled)
+		clear(in)
+		// The rows past OutC in dy's last tile are never written: they only
+		// reach the gradient's rows past OutC, which are dropped.
+		apk, apkPooled := convScratch(nil, d.opad*d.pixels)
+		defer convRelease(apkPooled)
+		tmp, tmpPooled := convScratch(nil, max(g.C*g.H*g.W, asm.ConvTapsRows*d.ho*d.wo))
+		defer convRelease(tmpPooled)
+		off := make([]int, d.pixels)
+		for s, ci := range mine {
+			if grads[s] == nil {
+				grads[s], gradsPooled[s] = convScratch(nil, d.gradSize)
+				clear(grads[s])
+			}
+			n0 := ci * d.nb
+			d.chunk(grads[s], dy, x, n0, min(d.nb, g.N-n0), in, apk, tmp, off)
 		}
-		sc := workers[wi]
-		if sc == nil {
-			// The last pixel's last block of channels may read past the
-			// image when C is not a multiple of 32: into columns that are
-			// dropped. The rows past OutC in dy's last tile are never
-			// written: they only reach the gradient's rows past OutC, which
-			// are dropped.
-			sc = &scratch{in: get(d.lead + d.nb*d.img + asm.ConvTapsCols), apk: get(d.opad * d.pixels),
-				tmp: get(max(g.C*g.H*g.W, asm.ConvTapsRows*d.ho*d.wo)), off: make([]int, d.pixels)}
-			clear(sc.in)
-			workers[wi] = sc
-		}
-		n0 := ci * d.nb
-		d.chunk(grads[s], dy, x, n0, min(d.nb, g.N-n0), sc.in, sc.apk, sc.tmp, sc.off)
 	})
 	// dw[co][ci][t] += Σ_sums grad[t][co][ci], the sums in order, over the
 	// threads by output channel.
@@ -199,7 +189,7 @@ func (d *directWGrad) run(dw, dy, x []float32) {
 			}
 		}
 	})
-	for _, p := range pooled {
+	for _, p := range gradsPooled {
 		convRelease(p)
 	}
 }

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"iter"
 	"sync"
 	"sync/atomic"
 )
@@ -9,28 +10,33 @@ import (
 // index and the chunk's, to vary which goroutine takes which chunk.
 var dealPause func(w, i int)
 
-// dealChunks runs f(w, i) for every chunk i in [0, count) on up to
-// workers goroutines, w being the goroutine's index (for its scratch
-// space). A goroutine takes the next chunk nobody has taken when it is
-// done with its last, so a CPU that the host runs slower for a while, or a
-// worker that starts late, does fewer chunks rather than hold up the call:
-// dealt in a fixed pattern, two threads' shares of a layer's chunks took
-// up to 1.25x one another's time. It suits work whose result does not
-// depend on which goroutine ran a chunk.
-func dealChunks(workers, count int, f func(w, i int)) {
+// dealChunks runs work on up to workers goroutines, w being the
+// goroutine's index, and hands every chunk in [0, count) to exactly one of
+// them through its chunks: a goroutine takes the next chunk nobody has
+// taken when it is done with its last, so a CPU that the host runs slower
+// for a while, or a worker that starts late, does fewer chunks rather than
+// hold up the call (dealt in a fixed pattern, two threads' shares of a
+// layer's chunks took up to 1.25x one another's time). work sets up its
+// scratch space once and ranges over chunks. It suits work whose result
+// does not depend on which goroutine ran a chunk.
+func dealChunks(workers, count int, work func(w int, chunks iter.Seq[int])) {
 	workers = max(1, min(workers, count))
 	var next atomic.Int64
 	runParts(workers, func(w int) {
-		for {
-			i := int(next.Add(1) - 1)
-			if i >= count {
-				return
+		work(w, func(yield func(int) bool) {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= count {
+					return
+				}
+				if dealPause != nil {
+					dealPause(w, i)
+				}
+				if !yield(i) {
+					return
+				}
 			}
-			if dealPause != nil {
-				dealPause(w, i)
-			}
-			f(w, i)
-		}
+		})
 	})
 }
 
@@ -50,33 +56,34 @@ func sumSlots(workers, count int) int {
 // partial sums: chunk i adds into sum i%sums, and the chunks of a sum run
 // one at a time in increasing order. Each sum then comes out the same,
 // bit for bit, whichever goroutine ran which chunk and however fast, and so
-// does any reduction of the sums in a fixed order. A goroutine done with
-// a chunk takes the next chunk of the sum nobody holds that has the most
-// left, so that the sums drain together; it stops when every sum with
-// chunks left is held by another, which then finishes it.
-func dealSums(workers, sums, count int, f func(w, s, i int)) {
+// does any reduction of the sums in a fixed order. work's chunks yield a
+// chunk with its sum. A goroutine done with a chunk takes the next chunk of
+// the sum nobody holds that has the most left, so that the sums drain
+// together; it stops when every sum with chunks left is held by another,
+// which then finishes it.
+func dealSums(workers, sums, count int, work func(w int, chunks iter.Seq2[int, int])) {
 	workers = max(1, min(workers, count))
 	sums = max(1, min(sums, count))
 	var mu sync.Mutex
 	next := make([]int, sums) // the next chunk of sum s is s + next[s]*sums
 	held := make([]bool, sums)
-	// take releases sum prev (after its chunk ran), and claims the sum
-	// nobody holds with the most chunks left: it returns the sum and its
-	// next chunk, or -1.
-	take := func(prev int) (int, int) {
+	release := func(s int) {
+		mu.Lock()
+		held[s] = false
+		next[s]++
+		mu.Unlock()
+	}
+	// take claims the sum nobody holds with the most chunks left: it
+	// returns the sum and its next chunk, or -1.
+	take := func() (int, int) {
 		mu.Lock()
 		defer mu.Unlock()
-		if prev >= 0 {
-			held[prev] = false
-			next[prev]++
-		}
 		best, left := -1, 0
 		for s := range sums {
 			if l := (count-s+sums-1)/sums - next[s]; !held[s] && l > left {
 				best, left = s, l
 			}
 		}
-
 		if best < 0 {
 			return -1, 0
 		}
@@ -84,11 +91,17 @@ func dealSums(workers, sums, count int, f func(w, s, i int)) {
 		return best, best + next[best]*sums
 	}
 	runParts(workers, func(w int) {
-		for s, i := take(-1); s >= 0; s, i = take(s) {
-			if dealPause != nil {
-				dealPause(w, i)
+		work(w, func(yield func(int, int) bool) {
+			for s, i := take(); s >= 0; s, i = take() {
+				if dealPause != nil {
+					dealPause(w, i)
+				}
+				more := yield(s, i)
+				release(s)
+				if !more {
+					return
+				}
 			}
-			f(w, s, i)
-		}
+		})
 	})
 }

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"iter"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -13,11 +14,13 @@ func TestDealChunksRunsEachChunkOnce(t *testing.T) {
 		for count := 0; count <= 20; count++ {
 			runs := make([]atomic.Int32, count)
 			var bad atomic.Bool
-			dealChunks(workers, count, func(w, i int) {
+			dealChunks(workers, count, func(w int, chunks iter.Seq[int]) {
 				if w < 0 || w >= workers {
 					bad.Store(true)
 				}
-				runs[i].Add(1)
+				for i := range chunks {
+					runs[i].Add(1)
+				}
 			})
 			if bad.Load() {
 				t.Fatalf("workers %d, count %d: a worker index out of range", workers, count)
@@ -58,22 +61,24 @@ func TestDealSumsIsDeterministic(t *testing.T) {
 				var mu sync.Mutex
 				runs := make([]int, count)
 				var bad atomic.Value
-				dealSums(workers, sums, count, func(w, s, i int) {
-					if !busy[s].CompareAndSwap(false, true) {
-						bad.Store("two goroutines in one sum")
+				dealSums(workers, sums, count, func(w int, chunks iter.Seq2[int, int]) {
+					for s, i := range chunks {
+						if !busy[s].CompareAndSwap(false, true) {
+							bad.Store("two goroutines in one sum")
+						}
+						if w == rep%workers && count > 2 {
+							time.Sleep(200 * time.Microsecond)
+						}
+						if i%len(want) != s || i <= last[s] {
+							bad.Store("chunk out of its sum or out of order")
+						}
+						last[s] = i
+						got[s] += vals[i%len(vals)]
+						mu.Lock()
+						runs[i]++
+						mu.Unlock()
+						busy[s].Store(false)
 					}
-					if w == rep%workers && count > 2 {
-						time.Sleep(200 * time.Microsecond)
-					}
-					if i%len(want) != s || i <= last[s] {
-						bad.Store("chunk out of its sum or out of order")
-					}
-					last[s] = i
-					got[s] += vals[i%len(vals)]
-					mu.Lock()
-					runs[i]++
-					mu.Unlock()
-					busy[s].Store(false)
 				})
 				if v := bad.Load(); v != nil {
 					t.Fatalf("workers %d, count %d: %s", workers, count, v)
@@ -89,6 +94,36 @@ func TestDealSumsIsDeterministic(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestDealStopEarly checks that a goroutine that stops ranging over its
+// chunks after the first leaves the rest, and the sum it held, to the
+// others: every chunk still runs once.
+func TestDealStopEarly(t *testing.T) {
+	const count = 10
+	var runs [count]atomic.Int32
+	dealChunks(2, count, func(w int, chunks iter.Seq[int]) {
+		for i := range chunks {
+			runs[i].Add(1)
+			if w == 0 {
+				break
+			}
+		}
+	})
+	var sumRuns [count]atomic.Int32
+	dealSums(2, 3, count, func(w int, chunks iter.Seq2[int, int]) {
+		for _, i := range chunks {
+			sumRuns[i].Add(1)
+			if w == 0 {
+				break
+			}
+		}
+	})
+	for i := range count {
+		if n, m := runs[i].Load(), sumRuns[i].Load(); n != 1 || m != 1 {
+			t.Errorf("chunk %d ran %d times dealt alone, %d times into sums", i, n, m)
 		}
 	}
 }
