@@ -7,7 +7,11 @@ layer, input gradients: torch_halo.py --bench layers' method, fastest of
 --steps after 2 warm-up steps) and then halo's
 (go test -bench 'ConvLayers/ARCH/LAYER/fwdbwd' -benchtime 1x -count N, the
 fastest), so that both see the same state of a shared machine. It prints
-each round's ratio and a Markdown table of the best times over all rounds.
+each round's ratio and a Markdown table of the best times over all rounds,
+with the median and the worst of the rounds' ratios (each round's two
+timings are taken seconds apart, so its ratio is the fairer
+single reading on a shared machine; the best times may come from
+different rounds).
 
 Usage (from the repository root, with Debian's python3-torch):
     /usr/bin/python3 scripts/bench_conv.py [--layers mnist/enc.conv3,sprites/enc.conv5] [--rounds 3]
@@ -15,6 +19,7 @@ Usage (from the repository root, with Debian's python3-torch):
 """
 import argparse
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -95,21 +100,23 @@ def main():
             sys.exit(f"bench_conv.py: unknown layer {name!r}; known: {', '.join(LAYERS)}")
     import torch
     torch.set_num_threads(args.threads)
-    best = {}
+    best, ratios = {}, {}
     for r in range(args.rounds):
         for name in names:
             t = torch_time(torch, name, args.steps)
             h = halo_time(name, args.count)
             print(f"round {r + 1} {name}: PyTorch {t * 1e3:.1f} ms, halo {h * 1e3:.1f} ms, halo/PyTorch {h / t:.2f}",
                   flush=True)
+            ratios.setdefault(name, []).append(h / t)
             bt, bh = best.get(name, (float("inf"), float("inf")))
             best[name] = (min(bt, t), min(bh, h))
     print(f"\nPyTorch {torch.__version__}, {args.threads} threads; best of {args.rounds} rounds\n")
-    print("| layer | PyTorch (ms) | halo (ms) | halo / PyTorch |")
-    print("| --- | --- | --- | --- |")
+    print("| layer | PyTorch (ms) | halo (ms) | halo / PyTorch | rounds' ratios: median, worst |")
+    print("| --- | --- | --- | --- | --- |")
     for name in names:
         t, h = best[name]
-        print(f"| {name} | {t * 1e3:.1f} | {h * 1e3:.1f} | {h / t:.2f} |")
+        rs = sorted(ratios[name])
+        print(f"| {name} | {t * 1e3:.1f} | {h * 1e3:.1f} | {h / t:.2f} | {statistics.median(rs):.2f}, {rs[-1]:.2f} |")
 
 
 if __name__ == "__main__":
