@@ -18,9 +18,11 @@ import (
 func TestConvDirectAgainstDefinition(t *testing.T) {
 	oldAny, oldChunk, oldMin := convDirectAnyCPU, convDirectChunkBytes, convDirectMinPixels
 	oldWChunk, oldWPixels, oldMaxChunk := convWGradChunkBytes, convWGradPixels, convDirectMaxChunkBytes
+	oldRun := convWGradMinRun
 	defer func() {
 		convDirectAnyCPU, convDirectChunkBytes, convDirectMinPixels = oldAny, oldChunk, oldMin
 		convWGradChunkBytes, convWGradPixels, convDirectMaxChunkBytes = oldWChunk, oldWPixels, oldMaxChunk
+		convWGradMinRun = oldRun
 	}()
 	convDirectAnyCPU = true
 	r := rand.New(rand.NewPCG(21, 22))
@@ -68,6 +70,7 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 		// would waste more than they skip.)
 		convDirectChunkBytes, convDirectMinPixels = oldChunk, oldMin
 		convWGradChunkBytes, convWGradPixels, convDirectMaxChunkBytes = oldWChunk, oldWPixels, oldMaxChunk
+		convWGradMinRun = oldRun
 		if !g.directFits() || g.directGradFits() != (i != 2) || g.directWGradFits() != (i != 2) {
 			t.Fatalf("%v: the direct convolutions do not fit it", g)
 		}
@@ -83,13 +86,18 @@ func TestConvDirectAgainstDefinition(t *testing.T) {
 		sc := newRefScale(g, x, w, bias, dy)
 		// Default chunks; one image each, with weight-gradient kernel calls
 		// of 5 pixels; and weight-gradient chunks of two images, the last
-		// short for an odd batch.
+		// short for an odd batch (no floor on the runs of pixels for these
+		// two).
 		two := 2 * 4 * newDirectWGrad(g).img
 		for _, chunk := range []int{oldChunk, 1, -2} {
 			for _, procs := range []int{1, 2} {
 				t.Run(fmt.Sprintf("%v/chunk=%d/procs=%d", g, chunk, procs), func(t *testing.T) {
 					convDirectChunkBytes, convDirectMinPixels = max(chunk, 1), min(oldMin, max(chunk, 1))
 					convWGradChunkBytes, convWGradPixels, convDirectMaxChunkBytes = min(oldWChunk, chunk), oldWPixels, oldMaxChunk
+					convWGradMinRun = oldRun
+					if chunk != oldChunk {
+						convWGradMinRun = 0
+					}
 					switch chunk {
 					case 1:
 						convWGradPixels, convDirectMaxChunkBytes = 5, 0
@@ -217,5 +225,44 @@ func TestDirectConvPadding(t *testing.T) {
 	if d := newDirectConv(g4); d.hp != 16 || d.nb != 6 || d.work() > convDirectWideWork {
 		t.Errorf("sprites enc.conv4's forward pass: %d rows padded, chunks of %d images, work %v; want 16, 6 and at most %v",
 			d.hp, d.nb, d.work(), convDirectWideWork)
+	}
+}
+
+// TestDirectWGradRuns checks the chunks of the direct weight gradient on
+// the HALO presets' layers: a tap that sums one output row at a time gets
+// runs of at least convWGradMinRun pixels (sprites enc.conv4 7 images a
+// chunk rather than the byte bound's 3), the layers whose runs were long
+// enough keep the byte bound's chunks, and the wide layers take it where
+// its work is at most convWGradWideWork.
+func TestDirectWGradRuns(t *testing.T) {
+	oldAny := convDirectAnyCPU
+	defer func() { convDirectAnyCPU = oldAny }()
+	convDirectAnyCPU = true
+	want := map[string]int{ // images per chunk; absent: im2col and GEMM
+		"mnist/enc.conv2": 9, "mnist/enc.conv3": 37,
+		"sprites/enc.conv4": 7, "sprites/enc.conv5": 15,
+	}
+	for _, l := range haloConvLayers() {
+		if l.g.Transposed || l.first {
+			continue
+		}
+		name := l.arch + "/" + l.name
+		d := l.g.planDirectWGrad()
+		nb, ok := want[name]
+		if (d != nil) != ok {
+			t.Errorf("%s: direct weight gradient %v, want %v", name, d != nil, ok)
+			continue
+		}
+		if d == nil {
+			continue
+		}
+		if d.nb != nb {
+			t.Errorf("%s: %d images a chunk, want %d", name, d.nb, nb)
+		}
+		for kw, c := range d.cols {
+			if n := c[1] - c[0]; n > 0 && n < d.wo && n*d.nb < convWGradMinRun {
+				t.Errorf("%s: kernel column %d sums runs of %d pixels", name, kw, n*d.nb)
+			}
+		}
 	}
 }

@@ -23,8 +23,10 @@ var (
 	convWGradMinC    = 32
 	convWGradMinOutC = 16
 	// convWGradWideWork is the most work (of im2col's products) for which
-	// a layer wider than convDirectMaxC takes the direct weight gradient.
-	convWGradWideWork = 0.8
+	// a layer wider than convDirectMaxC takes the direct weight gradient:
+	// sprites enc.conv4 (work 0.86) since its chunks give runs of
+	// convWGradMinRun pixels; enc.conv3 (0.93) keeps im2col and GEMM.
+	convWGradWideWork = 0.9
 	// convWGradChunkBytes bounds the channels-last input of one chunk of
 	// images. Unpadded, it holds more images than it did padded (sprites
 	// enc.conv5 15 rather than 6, rotating-MNIST enc.conv2 9 rather than 6,
@@ -33,6 +35,16 @@ var (
 	// forward and backward on two threads, with the old counts forced, read
 	// 0.98-1.00, 1.03 and 1.02 (an A/A pair 0.98-1.03).
 	convWGradChunkBytes = 1 << 20
+	// convWGradMinRun is the fewest pixels a chunk gives each kernel call
+	// of a tap that sums one output row at a time (newDirectWGrad). The
+	// byte bound alone left sprites enc.conv4 3 images a chunk, and so
+	// runs of 21 pixels, each call loading and storing its tiles of the
+	// gradient for 21 products a value; with 7 images (runs of 49) its
+	// weight gradient took 0.88-0.91 of im2col and GEMM's time (A/A
+	// 0.98-1.02), where with 3 it took longer. The layers that already
+	// had runs of 48 keep their chunks: made larger by the byte bound,
+	// they were slower (mnist enc.conv3 1.07-1.12x).
+	convWGradMinRun = 48
 	// convWGradPixels is the pixels one kernel call sums: one tap's block of
 	// 32 input channels for that many pixels (16 KB at 128) stays in the L1
 	// cache while every tile of output channels reads it.
@@ -100,19 +112,31 @@ func newDirectWGrad(g ConvGeom) *directWGrad {
 	d.opad = roundUp(g.OutC, asm.ConvTapsRows)
 	d.cs = convPixelStride(g.C)
 	d.img = g.H * g.W * d.cs
-	d.nb = min(g.N, max(1, convWGradChunkBytes/(4*d.img)))
-	chunks := (g.N + d.nb - 1) / d.nb
-	d.workers = max(1, min(runtime.GOMAXPROCS(0), chunks))
-	d.pixels = d.nb * d.ho * d.wo
 	for kh := range g.KH {
 		for kw := range g.KW {
 			d.taps = append(d.taps, ((kh*g.DilH-g.PadH)*g.W+kw*g.DilW-g.PadW)*d.cs)
 		}
 		d.rows = append(d.rows, realRange(d.ho, g.StrideH, kh*g.DilH, g.PadH, g.H))
 	}
+	// A tap that reads real input in only part of a row sums one output
+	// row at a time, its columns times nb pixels per kernel call: enough
+	// images that the shortest such run has convWGradMinRun pixels.
+	narrowest := 0
 	for kw := range g.KW {
-		d.cols = append(d.cols, realRange(d.wo, g.StrideW, kw*g.DilW, g.PadW, g.W))
+		c := realRange(d.wo, g.StrideW, kw*g.DilW, g.PadW, g.W)
+		d.cols = append(d.cols, c)
+		if n := c[1] - c[0]; n > 0 && n < d.wo && (narrowest == 0 || n < narrowest) {
+			narrowest = n
+		}
 	}
+	d.nb = max(1, convWGradChunkBytes/(4*d.img))
+	if narrowest > 0 {
+		d.nb = max(d.nb, (convWGradMinRun+narrowest-1)/narrowest)
+	}
+	d.nb = min(g.N, d.nb)
+	chunks := (g.N + d.nb - 1) / d.nb
+	d.workers = max(1, min(runtime.GOMAXPROCS(0), chunks))
+	d.pixels = d.nb * d.ho * d.wo
 	d.gradSize = len(d.taps) * d.opad * d.cpad
 	d.lead = max(0, -d.taps[0])
 	return d
