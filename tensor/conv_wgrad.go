@@ -33,7 +33,11 @@ var (
 	// enc.conv3 37 rather than 14): on one thread, chunk by chunk, 0.91-0.93,
 	// 0.95-0.98 and 0.96-0.99 of the time per image (medians, two runs);
 	// forward and backward on two threads, with the old counts forced, read
-	// 0.98-1.00, 1.03 and 1.02 (an A/A pair 0.98-1.03).
+	// 0.98-1.00, 1.03 and 1.02 (an A/A pair 0.98-1.03). evenChunk then
+	// takes fewer where the chunks would not go evenly to the threads
+	// (12, 8 and 32 images on two): alternated with the old counts, 0.94-0.98
+	// and 0.95 of the time on enc.conv5 and enc.conv3 (A/A 1.00), 1.01 on
+	// enc.conv2, whose 43 chunks were near even already.
 	convWGradChunkBytes = 1 << 20
 	// convWGradMinRun is the fewest pixels a chunk gives each kernel call
 	// of a tap that sums one output row at a time (newDirectWGrad). The
@@ -129,13 +133,16 @@ func newDirectWGrad(g ConvGeom) *directWGrad {
 			narrowest = n
 		}
 	}
-	d.nb = max(1, convWGradChunkBytes/(4*d.img))
+	most, least := max(1, convWGradChunkBytes/(4*d.img)), 1
 	if narrowest > 0 {
-		d.nb = max(d.nb, (convWGradMinRun+narrowest-1)/narrowest)
+		least = (convWGradMinRun + narrowest - 1) / narrowest
 	}
-	d.nb = min(g.N, d.nb)
+	// As many images for each thread: fewer a chunk where the chunks would
+	// not go evenly to the threads.
+	threads := runtime.GOMAXPROCS(0)
+	d.nb = evenChunk(g.N, most, least, threads)
 	chunks := (g.N + d.nb - 1) / d.nb
-	d.workers = max(1, min(runtime.GOMAXPROCS(0), chunks))
+	d.workers = max(1, min(threads, chunks))
 	d.pixels = d.nb * d.ho * d.wo
 	d.gradSize = len(d.taps) * d.opad * d.cpad
 	d.lead = max(0, -d.taps[0])
@@ -199,18 +206,32 @@ func (d *directWGrad) run(dw, dy, x []float32) {
 		}
 	})
 	// dw[co][ci][t] += Σ_sums grad[t][co][ci], the sums in order, over the
-	// threads by output channel.
+	// threads by output channel: for each, the sums' rows of input
+	// channels are added tap by tap into a [KH*KW][C] block, which is
+	// transposed and added to dw's [C][KH*KW] block. (Gathering each value
+	// from the sums, strided by a whole tap's block, took 3-4x as long:
+	// 5-6 ms of sprites enc.conv5's 110.)
 	kk := len(d.taps)
 	convParallel(runtime.GOMAXPROCS(0), g.OutC, g.C*kk*len(grads), func(lo, hi int) {
+		tmp, tmpPooled := convScratch(nil, 2*g.C*kk)
+		defer convRelease(tmpPooled)
+		sum, tr := tmp[:g.C*kk], tmp[g.C*kk:]
 		for co := lo; co < hi; co++ {
-			for ci := range g.C {
-				dst := dw[(co*g.C+ci)*kk:][:kk]
-				for _, gr := range grads {
-					for t := range dst {
-						dst[t] += gr[(t*d.opad+co)*d.cpad+ci]
-					}
+			for t := range kk {
+				row := sum[t*g.C:][:g.C]
+				at := func(s int) []float32 { return grads[s][(t*d.opad+co)*d.cpad:][:g.C] }
+				if len(grads) == 1 {
+					copy(row, at(0))
+					continue
+				}
+				asm.Add(row, at(0), at(1))
+				for s := 2; s < len(grads); s++ {
+					asm.Add(row, row, at(s))
 				}
 			}
+			asm.Transpose(kk, g.C, sum, g.C, tr, kk)
+			dst := dw[co*g.C*kk:][:g.C*kk]
+			asm.Add(dst, dst, tr)
 		}
 	})
 	for _, p := range gradsPooled {

@@ -105,3 +105,29 @@ func dealSums(workers, sums, count int, work func(w int, chunks iter.Seq2[int, i
 		})
 	})
 }
+
+// evenChunk returns the items per chunk, between least and most (least
+// when it is the larger), for which the goroutine with the most items has
+// the fewest, n items being dealt in turn in chunks to workers goroutines:
+// the largest such. A chunk count that workers does not divide leaves one
+// goroutine a chunk more than another at the end; sprites enc.conv5's
+// weight gradient in 13 chunks of 15 images gave one thread 102 images to
+// the other's 90.
+func evenChunk(n, most, least, workers int) int {
+	n, workers = max(1, n), max(1, workers)
+	least = max(1, min(least, n))
+	most = max(least, min(most, n))
+	best, bestLoad := most, 2*n
+	for nb := most; nb >= least; nb-- {
+		chunks := (n + nb - 1) / nb
+		each := (chunks + workers - 1) / workers // the chunks of the first goroutine
+		load := each * nb
+		if (chunks-1)%workers == 0 { // it also takes the last, short one
+			load = (each-1)*nb + n - (chunks-1)*nb
+		}
+		if load < bestLoad {
+			best, bestLoad = nb, load
+		}
+	}
+	return best
+}

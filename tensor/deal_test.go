@@ -3,6 +3,7 @@ package tensor
 import (
 	"iter"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -134,6 +135,55 @@ func TestSumSlots(t *testing.T) {
 	} {
 		if got := sumSlots(c.workers, c.count); got != c.want {
 			t.Errorf("sumSlots(%d, %d) = %d, want %d", c.workers, c.count, got, c.want)
+		}
+	}
+}
+
+func TestEvenChunk(t *testing.T) {
+	// The most items any goroutine gets when chunks of nb go out in turn.
+	load := func(n, nb, workers int) int {
+		per := make([]int, workers)
+		for i, left := 0, n; left > 0; i++ {
+			per[i%workers] += min(nb, left)
+			left -= nb
+		}
+		return slices.Max(per)
+	}
+	for _, c := range []struct{ n, most, least, workers, want int }{
+		{192, 15, 1, 2, 12}, // 13 chunks of 15 would give one thread 102 images
+		{384, 37, 1, 2, 32},
+		{384, 9, 1, 2, 8},
+		{192, 7, 7, 2, 7}, // the floor holds
+		{192, 3, 7, 2, 7}, // a floor above the bound wins
+		{192, 15, 1, 1, 15},
+		{10, 15, 1, 2, 5},
+		{1, 15, 1, 4, 1},
+	} {
+		got := evenChunk(c.n, c.most, c.least, c.workers)
+		if got != c.want {
+			t.Errorf("evenChunk(%d, %d, %d, %d) = %d, want %d", c.n, c.most, c.least, c.workers, got, c.want)
+		}
+	}
+	for n := 1; n <= 200; n++ {
+		for _, workers := range []int{1, 2, 3, 8} {
+			for most := 1; most <= 40; most += 3 {
+				got := evenChunk(n, most, 1, workers)
+				if got < 1 || got > max(1, min(most, n)) {
+					t.Fatalf("evenChunk(%d, %d, 1, %d) = %d, out of range", n, most, workers, got)
+				}
+				for nb := got + 1; nb <= min(most, n); nb++ {
+					if load(n, nb, workers) <= load(n, got, workers) {
+						t.Fatalf("evenChunk(%d, %d, 1, %d) = %d (load %d), but %d gives %d",
+							n, most, workers, got, load(n, got, workers), nb, load(n, nb, workers))
+					}
+				}
+				for nb := 1; nb < got; nb++ {
+					if load(n, nb, workers) < load(n, got, workers) {
+						t.Fatalf("evenChunk(%d, %d, 1, %d) = %d (load %d), but %d gives %d",
+							n, most, workers, got, load(n, got, workers), nb, load(n, nb, workers))
+					}
+				}
+			}
 		}
 	}
 }
