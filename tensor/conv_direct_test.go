@@ -266,5 +266,14 @@ func TestDirectWGradRuns(t *testing.T) {
 				t.Errorf("%s: kernel column %d sums runs of %d pixels", name, kw, n*d.nb)
 			}
 		}
+		// Many threads split the images at most twice as finely as one
+		// thread does: each chunk in flight holds a partial gradient.
+		chunks := func(procs int) int {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			return (l.g.N + newDirectWGrad(l.g).nb - 1) / newDirectWGrad(l.g).nb
+		}
+		if one, many := chunks(1), chunks(64); many > 2*one {
+			t.Errorf("%s: %d chunks on 64 threads, %d on one", name, many, one)
+		}
 	}
 }

@@ -133,12 +133,16 @@ func newDirectWGrad(g ConvGeom) *directWGrad {
 			narrowest = n
 		}
 	}
-	most, least := max(1, convWGradChunkBytes/(4*d.img)), 1
-	if narrowest > 0 {
-		least = (convWGradMinRun + narrowest - 1) / narrowest
-	}
+	most := max(1, min(g.N, convWGradChunkBytes/(4*d.img)))
 	// As many images for each thread: fewer a chunk where the chunks would
-	// not go evenly to the threads.
+	// not go evenly to the threads, but no fewer than half as many, since
+	// each thread that takes a chunk holds a whole partial gradient (6.7 MB
+	// on the Sprites layers) and many threads would otherwise split the
+	// images down to a few each.
+	least := max(1, most/2)
+	if narrowest > 0 {
+		least = max(least, (convWGradMinRun+narrowest-1)/narrowest)
+	}
 	threads := runtime.GOMAXPROCS(0)
 	d.nb = evenChunk(g.N, most, least, threads)
 	chunks := (g.N + d.nb - 1) / d.nb
