@@ -12,7 +12,10 @@ import (
 // and the cache blocks: a kc x nr micro-panel of B and a mr x kc micro-panel
 // of A share L1, an mc x kc block of A sits in L2, and a kc x nc panel of B
 // in L3.
-type gemmBlocks struct{ mr, nr, mc, kc, nc int }
+//
+// l2 is the L2 cache's size in bytes, for gemmSerial's panels of B when
+// all of A fits one block.
+type gemmBlocks struct{ mr, nr, mc, kc, nc, l2 int }
 
 // currentBlocks returns the blocking for the micro-kernel in use.
 func currentBlocks() gemmBlocks {
@@ -42,7 +45,7 @@ func chooseBlocks(mr, nr, l1d, l2 int) gemmBlocks {
 	kc = min(max(kc, 128), 384)
 	mc := l2 / 8 / (kc * 4) / mr * mr
 	mc = min(max(mc, 8*mr), 40*mr)
-	return gemmBlocks{mr: mr, nr: nr, mc: mc, kc: kc, nc: 4096 / nr * nr}
+	return gemmBlocks{mr: mr, nr: nr, mc: mc, kc: kc, nc: 4096 / nr * nr, l2: l2}
 }
 
 // matA is op(A) as the driver sees it: something that packs a block of
@@ -190,6 +193,10 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 // from splitting down to 100^3; the demo's training did not.)
 var parallelFlops = 1 << 22 // a variable so tests can force splits of small shapes
 
+// gemmSmallAPanels keeps B's panels within half of L2 where A fits one
+// block (gemmSerial); a variable so benchmarks can compare.
+var gemmSmallAPanels = true
+
 // sgemm is Sgemm without the argument checks.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -247,6 +254,22 @@ func gemmSerial(bs gemmBlocks, i0, i1, j0, j1, k int, alpha float32, a matA, b m
 	// again for one row of tiles (M = 256 against mc = 252 cost 2-3%).
 	if m := i1 - i0; m > bs.mc && m <= bs.mc+bs.mc/4 {
 		bs.mc = roundUp(m, bs.mr)
+	}
+	// A small (a few rows of tiles, a quarter of L2 in all: the output
+	// channels of a small convolution as a GEMM): each of B's
+	// micro-panels serves only those tiles, so it is not worth reading
+	// back from L3; B's panel is kept to half of L2 instead, and A is
+	// packed again for each from L2. With rotating-MNIST conv2 (m = 64,
+	// k = 800, n = 18816; alternated, one thread) the pure-Go kernel took
+	// 0.965-0.983 of the time, the AVX2 one 0.87-0.90 and the AVX-512 one
+	// 0.90-0.95. Larger A, packed again from L3: the 256-row Sprites
+	// products took 1.03, and some 128-channel layers' GEMMs (A of 1.6 MB)
+	// looked slower too.
+	if m := i1 - i0; (m+bs.mr-1)/bs.mr <= 12 && 4*m*k <= bs.l2/4 && gemmSmallAPanels {
+		kc := min(k, bs.kc)
+		if nc := bs.l2 / 2 / (4 * kc) / bs.nr * bs.nr; nc >= 8*bs.nr && nc < bs.nc {
+			bs.nc = nc
+		}
 	}
 	buf := getBuffers(bs)
 	defer bufferPool.Put(buf)

@@ -153,8 +153,11 @@ func TestSgemmLarge(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 9))
 	forEachImpl(t, func(t *testing.T) {
 		bs := currentBlocks()
+		// B's panels of a short A (gemmSerial): several, the last partial.
+		smallNC := bs.l2 / 2 / (4 * bs.kc) / bs.nr * bs.nr
 		shapes := []gemmCase{
 			{m: bs.mc + 7, n: 2*bs.nr + 5, k: bs.kc + 13, alpha: 1, beta: 0},
+			{m: 5*bs.mr + 3, n: 2*smallNC + bs.nr + 5, k: bs.kc + 13, alpha: 1, beta: 0.5},
 			{transA: true, m: 2*bs.mc + 1, n: 41, k: 2*bs.kc + 1, alpha: -0.5, beta: 1},
 			{transB: true, m: 13, n: bs.nc + 19, k: 37, alpha: 1, beta: 0.5},
 			{transA: true, transB: true, m: 101, n: 203, k: bs.kc - 1, alpha: 2, beta: 0, padA: 3, padB: 5, padC: 1},
