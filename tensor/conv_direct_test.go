@@ -270,7 +270,8 @@ func TestDirectWGradRuns(t *testing.T) {
 		// thread does: each chunk in flight holds a partial gradient.
 		chunks := func(procs int) int {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			return (l.g.N + newDirectWGrad(l.g).nb - 1) / newDirectWGrad(l.g).nb
+			nb := newDirectWGrad(l.g).nb
+			return (l.g.N + nb - 1) / nb
 		}
 		if one, many := chunks(1), chunks(64); many > 2*one {
 			t.Errorf("%s: %d chunks on 64 threads, %d on one", name, many, one)

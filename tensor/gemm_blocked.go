@@ -14,7 +14,7 @@ import (
 // in L3.
 //
 // l2 is the L2 cache's size in bytes, for gemmSerial's panels of B when
-// all of A fits one block.
+// A is small.
 type gemmBlocks struct{ mr, nr, mc, kc, nc, l2 int }
 
 // currentBlocks returns the blocking for the micro-kernel in use.
@@ -193,8 +193,8 @@ func roundUp(x, m int) int { return (x + m - 1) / m * m }
 // from splitting down to 100^3; the demo's training did not.)
 var parallelFlops = 1 << 22 // a variable so tests can force splits of small shapes
 
-// gemmSmallAPanels keeps B's panels within half of L2 where A fits one
-// block (gemmSerial); a variable so benchmarks can compare.
+// gemmSmallAPanels keeps B's panels within half of L2 where A is small
+// (gemmSerial); a variable so benchmarks can compare.
 var gemmSmallAPanels = true
 
 // sgemm is Sgemm without the argument checks.
